@@ -1,0 +1,76 @@
+// LLMRoute, the object application teams write (group llmroute.dev, version v1alpha1).
+// The CRD's OpenAPI schema (crds/) and this zod schema describe the same shape; a test keeps them aligned.
+import { z } from 'zod';
+import { PROVIDERS, STRATEGIES } from '../../proxy/config/schema.ts';
+import { parseDuration } from './duration.ts';
+
+export const API_GROUP = 'llmroute.dev';
+export const API_VERSION = 'v1alpha1';
+export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be a duration such as 250ms, 2s or 1m30s' });
+
+export const secretRefSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name (DNS subdomain)').max(253),
+  key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key').max(253),
+});
+
+export const routeCredentialsSchema = z
+  .strictObject({
+    secretRef: secretRefSchema.optional(),
+    env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    none: z.boolean().optional(),
+  })
+  .refine((c) => [c.secretRef !== undefined, c.env !== undefined, c.none === true].filter(Boolean).length === 1, {
+    message: 'set exactly one of secretRef, env or none: true',
+  });
+
+export const routeBackendSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case alphanumerics and dashes').max(63),
+  provider: z.enum(PROVIDERS),
+  model: z.string().min(1),
+  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  region: z.string().min(1).optional(),
+  dataRetention: z.enum(['zero', 'standard']).optional(),
+  credentials: routeCredentialsSchema.optional(),
+  weight: z.number().int().min(0).max(1_000_000).optional(),
+  timeouts: z.strictObject({ connect: duration.optional(), firstToken: duration.optional(), total: duration.optional() }).optional(),
+  options: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const routeSpecSchema = z
+  .strictObject({
+    models: z.array(z.string().min(1)).min(1),
+    strategy: z.enum(STRATEGIES).optional(),
+    backends: z.array(routeBackendSchema).min(1),
+    retries: z.strictObject({ attempts: z.number().int().min(0).max(10).optional(), backoff: duration.optional(), maxBackoff: duration.optional() }).optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const seen = new Set<string>();
+    spec.backends.forEach((b, i) => {
+      if (seen.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name "${b.name}"` });
+      seen.add(b.name);
+    });
+    if (spec.strategy === 'weighted' && spec.backends.every((b) => (b.weight ?? 1) === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['backends'], message: 'weighted strategy needs at least one backend with weight > 0' });
+    }
+  });
+
+export const objectMetaSchema = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().optional(),
+  creationTimestamp: z.string().optional(),
+});
+
+export const llmRouteSchema = z.looseObject({
+  apiVersion: z.literal(GROUP_VERSION),
+  kind: z.literal('LLMRoute'),
+  metadata: objectMetaSchema,
+  spec: routeSpecSchema,
+});
+
+export type LLMRouteSpec = z.infer<typeof routeSpecSchema>;
+export type LLMRoute = z.infer<typeof llmRouteSchema>;
+export type RouteBackendSpec = z.infer<typeof routeBackendSchema>;

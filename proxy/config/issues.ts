@@ -1,0 +1,24 @@
+// A validation problem, located by a path such as `routes[0].backends[1].baseURL`.
+import type { z } from 'zod';
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+export function issuesFromZod(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): ConfigIssue[] {
+  return error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
+}
+
+export function formatIssues(issues: ReadonlyArray<ConfigIssue>): string {
+  return issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+}

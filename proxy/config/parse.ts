@@ -1,0 +1,37 @@
+// Text -> validated config. Pure: no file system, no adapters (see proxy/runtime for binding).
+import yaml from 'js-yaml';
+import { configSchema, type ConfigInput, type ProxyConfig } from './schema.ts';
+import { issuesFromZod, type ConfigIssue } from './issues.ts';
+import { configGeneration } from './generation.ts';
+
+export type ParseResult = { ok: true; config: ProxyConfig } | { ok: false; issues: ConfigIssue[] };
+
+export function parseConfigText(text: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = yaml.load(text, { schema: yaml.JSON_SCHEMA });
+  } catch (err) {
+    return { ok: false, issues: [{ path: '(root)', message: `not valid YAML: ${(err as Error).message.split('\n')[0]}` }] };
+  }
+  return parseConfigObject(raw);
+}
+
+export function parseConfigObject(raw: unknown): ParseResult {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) return { ok: false, issues: issuesFromZod(result.error) };
+  const expected = configGeneration(raw as object);
+  if (result.data.generation !== undefined && result.data.generation !== expected) {
+    return {
+      ok: false,
+      issues: [{ path: 'generation', message: `does not match the content (expected ${expected}); the file was edited or truncated` }],
+    };
+  }
+  return { ok: true, config: { ...result.data, generation: expected } };
+}
+
+/** Serialises a config for config.yaml, stamping its generation. */
+export function serializeConfig(config: ConfigInput): string {
+  const { generation: _old, apiVersion, kind, ...body } = config;
+  const stamped = { apiVersion, kind, generation: configGeneration({ apiVersion, kind, ...body }), ...body };
+  return yaml.dump(stamped, { noRefs: true, lineWidth: 120, sortKeys: false });
+}

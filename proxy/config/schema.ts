@@ -1,0 +1,135 @@
+// The compiled config: the one contract between the operator (writer) and the proxy (reader).
+// Plain data only. Durations are milliseconds, credentials are file paths or env var names,
+// never secret values. Provider-specific settings live in `options`, validated by each adapter.
+import { z } from 'zod';
+
+export const CONFIG_API_VERSION = 'config.llmroute.dev/v1alpha1';
+export const CONFIG_KIND = 'ProxyConfig';
+
+export const PROVIDERS = [
+  'openai',
+  'azure-openai',
+  'mistral',
+  'deepseek',
+  'qwen',
+  'openai-compatible',
+  'anthropic',
+  'gemini',
+  'echo',
+] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+export const STRATEGIES = ['failover', 'weighted'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+const name = z.string().min(1).max(253);
+
+export const credentialsSchema = z.discriminatedUnion('kind', [
+  /** Read the key from a file (a projected Secret volume); re-read when it changes. */
+  z.strictObject({ kind: z.literal('file'), path: z.string().startsWith('/') }),
+  /** Read the key from the sidecar's environment. */
+  z.strictObject({ kind: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
+  z.strictObject({ kind: z.literal('none') }),
+]);
+export type Credentials = z.infer<typeof credentialsSchema>;
+
+const millis = z.number().int().positive().max(24 * 3600 * 1000);
+
+export const backendSchema = z.strictObject({
+  name,
+  provider: z.enum(PROVIDERS),
+  /** The model name the provider expects. */
+  model: z.string().min(1),
+  /** Base URL of the provider API; every provider adapter has a default where one exists. */
+  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Where the provider processes data; policy matches on it. */
+  region: z.string().min(1).optional(),
+  dataRetention: z.enum(['zero', 'standard']).default('standard'),
+  credentials: credentialsSchema,
+  weight: z.number().int().min(0).max(1_000_000).default(1),
+  timeouts: z
+    .strictObject({ connectMs: millis.optional(), firstTokenMs: millis.optional(), totalMs: millis.optional() })
+    .default({}),
+  /** Provider-specific settings (for example Azure's apiVersion); each adapter owns their schema. */
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+export type BackendConfig = z.infer<typeof backendSchema>;
+
+export const retriesSchema = z.strictObject({
+  /** Extra attempts after the first one, across all backends of the route. */
+  attempts: z.number().int().min(0).max(10).default(1),
+  /** Base of the exponential backoff (full jitter). */
+  backoffMs: z.number().int().min(0).max(60_000).default(100),
+  /** Cap of one backoff wait, and of a honoured retry-after. */
+  maxBackoffMs: z.number().int().min(0).max(300_000).default(10_000),
+});
+
+export const routeSchema = z.strictObject({
+  /** `namespace/name` of the LLMRoute it came from (or the file name for local configs). */
+  name,
+  /** Model names clients send that this route answers. */
+  models: z.array(z.string().min(1)).min(1),
+  strategy: z.enum(STRATEGIES).default('failover'),
+  backends: z.array(backendSchema).min(1),
+  retries: retriesSchema.default({ attempts: 1, backoffMs: 100, maxBackoffMs: 10_000 }),
+});
+export type RouteConfig = z.infer<typeof routeSchema>;
+
+/** Run-time policy the proxy enforces (fail closed); compiled from the namespace's LLMPolicy. */
+export const policySchema = z.strictObject({
+  allowedRegions: z.array(z.string()).optional(),
+  allowedProviders: z.array(z.enum(PROVIDERS)).optional(),
+  deniedModels: z.array(z.string()).optional(),
+  requireZeroDataRetention: z.boolean().default(false),
+  logPrompts: z.boolean().default(false),
+});
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+export const serverSchema = z.strictObject({
+  /** Largest request body accepted, in bytes (413 above it). */
+  maxBodyBytes: z.number().int().positive().max(512 * 1024 * 1024).default(10 * 1024 * 1024),
+});
+
+export const configSchema = z
+  .strictObject({
+    apiVersion: z.literal(CONFIG_API_VERSION),
+    kind: z.literal(CONFIG_KIND),
+    /** Content hash of the config (see generation.ts); identifies the config in force.
+     *  Computed at load when absent (hand-written files); checked when present. */
+    generation: z.string().min(1).optional(),
+    /** Namespace the config was compiled for, when it came from the operator. */
+    namespace: z.string().optional(),
+    server: serverSchema.default({ maxBodyBytes: 10 * 1024 * 1024 }),
+    policy: policySchema.default({ requireZeroDataRetention: false, logPrompts: false }),
+    routes: z.array(routeSchema),
+  })
+  .superRefine((config, ctx) => {
+    const owner = new Map<string, number>();
+    config.routes.forEach((route, r) => {
+      route.models.forEach((model, m) => {
+        const first = owner.get(model);
+        if (first !== undefined && first !== r) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', r, 'models', m],
+            message: `model "${model}" is already served by route ${config.routes[first]!.name}`,
+          });
+        } else owner.set(model, r);
+      });
+      const names = new Set<string>();
+      route.backends.forEach((backend, b) => {
+        if (names.has(backend.name)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', r, 'backends', b, 'name'], message: `duplicate backend name "${backend.name}"` });
+        }
+        names.add(backend.name);
+      });
+      if (route.strategy === 'weighted' && route.backends.every((b) => b.weight === 0)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', r, 'backends'], message: 'weighted strategy needs at least one backend with weight > 0' });
+      }
+    });
+  });
+
+/** The config as written in config.yaml (defaults may be omitted). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config after validation, defaults filled in, generation known. */
+export type ProxyConfig = z.infer<typeof configSchema> & { generation: string };

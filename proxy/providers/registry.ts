@@ -1,0 +1,30 @@
+// Provider name -> adapter. Adding a provider is one new module and one line here.
+import type { ProviderName } from '../config/schema.ts';
+import type { ProviderAdapter } from './adapter.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each adapter has its own options type
+type AnyAdapter = ProviderAdapter<any>;
+
+const adapters: Partial<Record<ProviderName, AnyAdapter>> = {
+};
+
+export function adapterFor(provider: ProviderName): AnyAdapter | undefined {
+  return adapters[provider];
+}
+
+/** Problems with a backend that only its adapter can see (unknown provider, bad options, no baseURL). */
+export function backendAdapterIssues(backend: { provider: ProviderName; baseURL?: string | undefined; options?: Record<string, unknown> | undefined }): Array<{ path: string; message: string }> {
+  const adapter = adapterFor(backend.provider);
+  if (!adapter) return [{ path: 'provider', message: `provider ${backend.provider} is not supported by this proxy version` }];
+  const issues: Array<{ path: string; message: string }> = [];
+  if (backend.baseURL === undefined && adapter.defaultBaseURL === undefined) {
+    issues.push({ path: 'baseURL', message: `provider ${backend.provider} has no default base URL; set baseURL` });
+  }
+  const parsed = adapter.optionsSchema.safeParse(backend.options ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      issues.push({ path: ['options', ...issue.path.map(String)].join('.'), message: issue.message });
+    }
+  }
+  return issues;
+}

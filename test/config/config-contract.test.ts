@@ -1,0 +1,73 @@
+import { describe, expect, test } from '@jest/globals';
+import { parseConfigText, serializeConfig } from '#proxy/config/parse.ts';
+import { configGeneration } from '#proxy/config/generation.ts';
+import { CONFIG_API_VERSION, CONFIG_KIND, type ConfigInput } from '#proxy/config/schema.ts';
+import { parseDuration } from '#operator/api/duration.ts';
+
+const minimal: ConfigInput = {
+  apiVersion: CONFIG_API_VERSION,
+  kind: CONFIG_KIND,
+  routes: [
+    {
+      name: 'shop/chat',
+      models: ['chat'],
+      backends: [{ name: 'a', provider: 'openai', model: 'gpt-4o', credentials: { kind: 'env', name: 'OPENAI_API_KEY' } }],
+    },
+  ],
+};
+
+describe('compiled config contract', () => {
+  test('a serialised config parses back with defaults filled and the same generation', () => {
+    const text = serializeConfig(minimal);
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.generation).toBe(configGeneration(minimal));
+    expect(parsed.config.routes[0]!.strategy).toBe('failover');
+    expect(parsed.config.routes[0]!.backends[0]!.weight).toBe(1);
+    expect(parsed.config.server.maxBodyBytes).toBe(10 * 1024 * 1024);
+  });
+
+  test('the generation ignores key order and changes with content', () => {
+    const reordered = { routes: minimal.routes, kind: CONFIG_KIND, apiVersion: CONFIG_API_VERSION };
+    expect(configGeneration(reordered)).toBe(configGeneration(minimal));
+    expect(configGeneration({ ...minimal, routes: [] })).not.toBe(configGeneration(minimal));
+  });
+
+  test('a generation that does not match the content is refused', () => {
+    const parsed = parseConfigText(serializeConfig(minimal).replace('gpt-4o', 'gpt-5'));
+    expect(parsed.ok).toBe(false);
+  });
+
+  test('every problem is reported with its path', () => {
+    const bad = {
+      ...minimal,
+      routes: [
+        { name: 'r', models: ['chat'], backends: [{ name: 'a', provider: 'nope', model: 'm', credentials: { kind: 'none' } }] },
+        { name: 'r2', models: ['chat'], backends: [{ name: 'b', provider: 'openai', model: '', credentials: { kind: 'file', path: 'rel' } }] },
+      ],
+    };
+    const parsed = parseConfigText(JSON.stringify(bad));
+    if (parsed.ok) throw new Error('expected issues');
+    const paths = parsed.issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['routes[0].backends[0].provider', 'routes[1].backends[0].model', 'routes[1].backends[0].credentials.path']),
+    );
+  });
+
+  test('unknown keys are rejected rather than ignored', () => {
+    const parsed = parseConfigText(JSON.stringify({ ...minimal, rutes: [] }));
+    expect(parsed.ok).toBe(false);
+  });
+
+  test.each([
+    ['250ms', 250],
+    ['2s', 2000],
+    ['1.5s', 1500],
+    ['1m30s', 90_000],
+    ['1h', 3_600_000],
+    ['2x', undefined],
+    ['', undefined],
+  ])('duration %s is %s ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+});
