@@ -1,0 +1,118 @@
+import { describe, expect, test } from '@jest/globals';
+import { compile } from '#operator/compile/compile.ts';
+import { parseConfigText, serializeConfig } from '#proxy/config/parse.ts';
+
+const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'shop', generation: 1, ...extra });
+
+function route(name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: meta(name, extra), spec };
+}
+
+const openai = { name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', credentials: { secretRef: { name: 'openai-key', key: 'apiKey' } } };
+const mistral = { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', region: 'eu-west', dataRetention: 'zero', credentials: { env: 'MISTRAL_API_KEY' } };
+
+describe('compile', () => {
+  test('a route compiles to backends with secret file paths, millisecond durations and defaults', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [{ ...openai, timeouts: { firstToken: '2s', total: '2m' } }], retries: { backoff: '250ms' } })], [], {
+      secretsDir: '/secrets/',
+    });
+    expect(result.config.routes).toEqual([
+      {
+        name: 'shop/chat',
+        models: ['chat'],
+        strategy: 'failover',
+        retries: { attempts: 1, backoffMs: 250, maxBackoffMs: 10_000 },
+        backends: [
+          {
+            name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', dataRetention: 'standard', weight: 1, options: {},
+            credentials: { kind: 'file', path: '/secrets/openai-key/apiKey' },
+            timeouts: { firstTokenMs: 2000, totalMs: 120_000 },
+          },
+        ],
+      },
+    ]);
+    expect(result.routes[0]).toMatchObject({ name: 'chat', compiled: true, reason: 'Compiled', observedGeneration: 1 });
+  });
+
+  test('the same input compiles to the same bytes and generation', () => {
+    const input = [route('chat', { models: ['chat'], backends: [openai] })];
+    expect(serializeConfig(compile(input, []).config)).toBe(serializeConfig(compile(input, []).config));
+  });
+
+  test('the compiled config passes the proxy validation unchanged', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [openai, mistral] })], []);
+    const parsed = parseConfigText(serializeConfig(result.config));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.generation).toBe(result.config.generation);
+  });
+
+  test('a policy leaves out the backends it denies and names every broken rule', () => {
+    const policy = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('residency'), spec: { allowedRegions: ['eu-west', 'eu-central'], requireZeroDataRetention: true } };
+    const result = compile([route('chat', { models: ['chat'], backends: [openai, mistral] })], [policy]);
+    expect(result.config.routes[0]!.backends.map((b) => b.name)).toEqual(['mistral']);
+    const denied = result.routes[0]!.backends.find((b) => b.name === 'openai')!;
+    expect(denied).toMatchObject({ admitted: false, reason: 'DeniedByPolicy' });
+    expect(denied.message).toContain('region us-east not in allowedRegions [eu-west, eu-central]');
+    expect(denied.message).toContain('dataRetention is standard but the policy requires zero');
+    expect(result.config.policy).toMatchObject({ allowedRegions: ['eu-west', 'eu-central'], requireZeroDataRetention: true, logPrompts: false });
+  });
+
+  test('a route whose every backend is denied is left out with NoAdmittedBackends', () => {
+    const policy = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('p'), spec: { allowedProviders: ['anthropic'] } };
+    const result = compile([route('chat', { models: ['chat'], backends: [openai] })], [policy]);
+    expect(result.config.routes).toEqual([]);
+    expect(result.routes[0]).toMatchObject({ compiled: false, reason: 'NoAdmittedBackends' });
+  });
+
+  test('an invalid policy admits nothing (fail closed)', () => {
+    const policy = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('p'), spec: { allowedRegionz: ['eu'] } };
+    const result = compile([route('chat', { models: ['chat'], backends: [mistral] })], [policy]);
+    expect(result.policies[0]!.valid).toBe(false);
+    expect(result.config.routes).toEqual([]);
+  });
+
+  test('prompt logging is allowed only when every policy allows it', () => {
+    const allow = (n: string) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta(n), spec: { logPrompts: 'allowed' } });
+    const never = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('never'), spec: { logPrompts: 'never' } };
+    expect(compile([], []).config.policy.logPrompts).toBe(false);
+    expect(compile([], [allow('a')]).config.policy.logPrompts).toBe(true);
+    expect(compile([], [allow('a'), never]).config.policy.logPrompts).toBe(false);
+  });
+
+  test('an invalid route is reported by path and does not break the other routes', () => {
+    const bad = route('bad', { models: ['x'], backends: [{ ...openai, timeouts: { total: 'soon' } }, { ...openai }] });
+    const good = route('good', { models: ['chat'], backends: [openai] });
+    const result = compile([bad, good], []);
+    expect(result.config.routes.map((r) => r.name)).toEqual(['shop/good']);
+    const status = result.routes.find((r) => r.name === 'bad')!;
+    expect(status.reason).toBe('InvalidSpec');
+    expect(status.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['spec.backends[0].timeouts.total', 'spec.backends[1].name']));
+  });
+
+  test('the older route keeps a contested model and the newer one reports ModelConflict', () => {
+    const older = route('older', { models: ['chat'], backends: [openai] }, { creationTimestamp: '2026-01-01T00:00:00Z' });
+    const newer = route('newer', { models: ['chat', 'other'], backends: [openai] }, { creationTimestamp: '2026-02-01T00:00:00Z' });
+    const result = compile([newer, older], []);
+    expect(result.config.routes.map((r) => r.name)).toEqual(['shop/older']);
+    expect(result.routes.find((r) => r.name === 'newer')).toMatchObject({ reason: 'ModelConflict', compiled: false });
+  });
+
+  test('objects of other namespaces are ignored when a namespace is given', () => {
+    const other = { ...route('chat', { models: ['chat'], backends: [openai] }), metadata: { name: 'chat', namespace: 'other' } };
+    expect(compile([other], [], { namespace: 'shop' }).routes).toEqual([]);
+  });
+
+  test('backend options that the adapter rejects make the backend invalid, with the path', () => {
+    const azure = { name: 'azure', provider: 'azure-openai', model: 'gpt-4o', baseURL: 'https://x.openai.azure.com', credentials: { none: true }, options: { apiVersion: 42 } };
+    const result = compile([route('chat', { models: ['chat'], backends: [azure, mistral] })], []);
+    const status = result.routes[0]!;
+    expect(status.backends[0]).toMatchObject({ name: 'azure', admitted: false, reason: 'InvalidBackend' });
+    expect(status.issues[0]!.path).toMatch(/^spec\.backends\[0\]\.options\.apiVersion/);
+  });
+
+  test('openai-compatible backends without a baseURL are invalid', () => {
+    const selfHosted = { name: 'vllm', provider: 'openai-compatible', model: 'llama', credentials: { none: true } };
+    const result = compile([route('chat', { models: ['chat'], backends: [selfHosted] })], []);
+    expect(result.routes[0]!.issues).toEqual([{ path: 'spec.backends[0].baseURL', message: expect.stringContaining('no default base URL') }]);
+  });
+});
