@@ -1,0 +1,176 @@
+// `npm run bench`: what llmroute adds over a direct call, beside a bare pass-through proxy, in one run.
+// Everything on 127.0.0.1, bounded in count and time. Writes bench/RESULTS.md.
+// The upstream, the bare proxy and llmroute each run in their own process; the load generator here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Client } from 'undici';
+import autocannon from 'autocannon';
+
+const root = new URL('..', import.meta.url).pathname;
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 8);
+const LOAD_RATE = Number(process.env.BENCH_RATE ?? 500);
+const CONNECTIONS = 50;
+
+interface Target { name: string; port: number; path: string; proc?: ChildProcess }
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  return port;
+}
+
+async function startPrinter(args: string[]): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
+  return { port: Number(line.toString().trim()), proc };
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+const body = (stream: boolean) => JSON.stringify({ model: 'bench', stream, messages: [{ role: 'user', content: 'Say hello.' }] });
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** One connection, one request at a time: latency of the whole response, and time to first event for streams. */
+async function sequential(target: Target, stream: boolean): Promise<{ p50: number; p99: number; ttft50: number }> {
+  const client = new Client(`http://127.0.0.1:${target.port}`, { pipelining: 1 });
+  const total: number[] = [];
+  const first: number[] = [];
+  const payload = body(stream);
+  for (let i = 0; i < SEQUENTIAL + 100; i++) {
+    const start = performance.now();
+    const res = await client.request({ method: 'POST', path: target.path, body: payload, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
+    let firstAt = 0;
+    for await (const chunk of res.body) {
+      if (!firstAt && (chunk as Buffer).includes('"content"')) firstAt = performance.now();
+    }
+    if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}`);
+    if (i >= 100) {
+      total.push(performance.now() - start);
+      first.push((firstAt || performance.now()) - start);
+    }
+  }
+  await client.close();
+  total.sort((a, b) => a - b);
+  first.sort((a, b) => a - b);
+  return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50) };
+}
+
+async function underLoad(target: Target, stream: boolean): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+    body: body(stream),
+    connections: CONNECTIONS,
+    overallRate: LOAD_RATE,
+    duration: LOAD_SECONDS,
+  });
+  return { p50: result.latency.p50, p99: result.latency.p99, rps: result.requests.average, errors: result.errors + result.non2xx };
+}
+
+const fmt = (n: number) => n.toFixed(2);
+
+async function main(): Promise<void> {
+  const upstream = await startPrinter(['bench/upstream.ts']);
+  const bare = await startPrinter(['bench/bare-proxy.ts', String(upstream.port)]);
+  const dir = mkdtempSync(join(tmpdir(), 'llmroute-bench-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, [
+    'apiVersion: config.llmroute.dev/v1alpha1',
+    'kind: ProxyConfig',
+    'routes:',
+    '  - name: bench',
+    '    models: [bench]',
+    '    backends:',
+    `      - {name: up, provider: openai-compatible, model: bench-model, baseURL: "http://127.0.0.1:${upstream.port}/v1", credentials: {kind: none}}`,
+    '',
+  ].join('\n'));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const ours = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn' },
+  });
+  await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
+  await new Promise((r) => setTimeout(r, 500));
+  const idleRss = rssMb(ours.pid, 'VmRSS');
+
+  const targets: Target[] = [
+    { name: 'direct', port: upstream.port, path: '/v1/chat/completions' },
+    { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions' },
+    { name: 'llmroute', port, path: '/v1/chat/completions' },
+  ];
+  const rows: string[] = [];
+  let peakRss = 0;
+  try {
+    for (const stream of [false, true]) {
+      const seq: Record<string, Awaited<ReturnType<typeof sequential>>> = {};
+      const load: Record<string, Awaited<ReturnType<typeof underLoad>>> = {};
+      for (const t of targets) seq[t.name] = await sequential(t, stream);
+      for (const t of targets) load[t.name] = await underLoad(t, stream);
+      const kind = stream ? 'streaming' : 'non-streaming';
+      for (const t of targets.slice(1)) {
+        const s = seq[t.name]!, d = seq.direct!, l = load[t.name]!, ld = load.direct!;
+        rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
+      }
+      rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
+    }
+  } finally {
+    peakRss = rssMb(ours.pid, 'VmHWM');
+    ours.kill();
+    bare.proc.kill();
+    upstream.proc.kill();
+  }
+
+  const report = `# Benchmark results
+
+Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, ${cpus().length} CPUs
+(${cpus()[0]?.model ?? 'unknown CPU'}). Upstream, bare proxy and llmroute run in separate processes on 127.0.0.1;
+the load generator (undici sequentially, autocannon under load) shares the same cores, so absolute numbers
+are noisy: compare the rows of one run, not runs across machines.
+
+- **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time (after 100 warm-up requests).
+- **Under load**: autocannon, ${CONNECTIONS} connections, ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s.
+- "Added" = the target's latency minus the direct call's latency in the same run (milliseconds).
+- The bare proxy is plain \`node:http\` with a keep-alive agent and no logic: the yardstick.
+
+| mode | target | added p50 seq | added p99 seq | added TTFT p50 seq | added p50 load | added p99 load | throughput vs direct | errors |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
+
+Targets (issue 3, sequential figures): added p50 ≤ 0.5 ms, p99 ≤ 2 ms, TTFT added ≤ 1 ms, idle RSS ≤ 70 MB;
+under load at most 1.5x what the bare proxy adds.
+`;
+  writeFileSync(join(root, 'bench/RESULTS.md'), report);
+  process.stdout.write(report);
+}
+
+await main();
