@@ -92,9 +92,17 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   buildEmbeddingsRequest?(request: EmbeddingsRequest, target: BackendTarget<Options>): UpstreamRequest;
   parseEmbeddingsResponse?(body: unknown, target: BackendTarget<Options>, clientModel: string): EmbeddingsResponse;
 
+  /**
+   * Providers that answer in-process (the offline `echo` provider) implement this instead of a
+   * network call: the result is handled exactly like an upstream response (JSON body or SSE events).
+   */
+  answerLocally?(request: ChatCompletionRequest, target: BackendTarget<Options>): LocalAnswer;
+
   /** Classify a non-2xx upstream response (body as text, possibly not JSON). */
   classifyError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError;
 }
+
+export type LocalAnswer = { kind: 'json'; body: unknown } | { kind: 'events'; events: SseEvent[] };
 
 /** Thrown by build* when the request asks for something this provider cannot honour (becomes a 400). */
 export class UnsupportedRequestError extends Error {

@@ -1,11 +1,20 @@
 // Provider name -> adapter. Adding a provider is one new module and one line here.
 import type { ProviderName } from '../config/schema.ts';
 import type { ProviderAdapter } from './adapter.ts';
+import { echoAdapter } from './echo.ts';
+import { azureOpenAIAdapter, deepseekAdapter, mistralAdapter, openaiAdapter, qwenAdapter, selfHostedAdapter } from './openai-family.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each adapter has its own options type
 type AnyAdapter = ProviderAdapter<any>;
 
 const adapters: Partial<Record<ProviderName, AnyAdapter>> = {
+  openai: openaiAdapter,
+  'azure-openai': azureOpenAIAdapter,
+  mistral: mistralAdapter,
+  deepseek: deepseekAdapter,
+  qwen: qwenAdapter,
+  'openai-compatible': selfHostedAdapter,
+  echo: echoAdapter,
 };
 
 export function adapterFor(provider: ProviderName): AnyAdapter | undefined {

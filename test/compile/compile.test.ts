@@ -74,9 +74,9 @@ describe('compile', () => {
   test('prompt logging is allowed only when every policy allows it', () => {
     const allow = (n: string) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta(n), spec: { logPrompts: 'allowed' } });
     const never = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('never'), spec: { logPrompts: 'never' } };
-    expect(compile([], []).config.policy.logPrompts).toBe(false);
-    expect(compile([], [allow('a')]).config.policy.logPrompts).toBe(true);
-    expect(compile([], [allow('a'), never]).config.policy.logPrompts).toBe(false);
+    expect(compile([], []).config.policy!.logPrompts).toBe(false);
+    expect(compile([], [allow('a')]).config.policy!.logPrompts).toBe(true);
+    expect(compile([], [allow('a'), never]).config.policy!.logPrompts).toBe(false);
   });
 
   test('an invalid route is reported by path and does not break the other routes', () => {

@@ -1,0 +1,143 @@
+// The shared base of every provider that speaks OpenAI's Chat Completions dialect (OpenAI, Azure,
+// Mistral, DeepSeek, Qwen, vLLM/Ollama/llama.cpp). Providers differ by URL, auth header and a few
+// request/response quirks, given as data to `openAICompatible()`.
+import { z } from 'zod';
+import type { ProviderName } from '../config/schema.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../openai/types.ts';
+import type { BackendTarget, ProviderAdapter, SseEvent, StreamOptions, StreamOutput, StreamTranslator, UpstreamError, UpstreamHeaders, UpstreamRequest } from './adapter.ts';
+import { classifyOpenAIStyleError, upstreamErrorFromStreamPayload } from './openai-errors.ts';
+
+export interface OpenAICompatibleSpec<Options> {
+  name: ProviderName;
+  telemetryName: string;
+  defaultBaseURL: string | undefined;
+  optionsSchema: z.ZodType<Options>;
+  /** URL of an endpoint (`chat/completions`, `embeddings`) for this backend. */
+  url(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
+  /** Auth headers for the key (none when the key is undefined). */
+  auth(apiKey: string | undefined): Record<string, string>;
+  /** Last adjustments of the outgoing body (e.g. Mistral's tool-call id format). */
+  adjustRequest?(body: Record<string, unknown>): void;
+  /** Whether the upstream accepts `stream_options.include_usage` (most do). */
+  streamUsage?: boolean;
+}
+
+export const noOptions = z.strictObject({});
+
+const bearer = (apiKey: string | undefined): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {});
+export { bearer };
+
+function withModel(target: BackendTarget<unknown>, request: ChatCompletionRequest | EmbeddingsRequest): Record<string, unknown> {
+  return { ...request, model: target.config.model };
+}
+
+export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): ProviderAdapter<Options> {
+  return {
+    name: spec.name,
+    telemetryName: spec.telemetryName,
+    defaultBaseURL: spec.defaultBaseURL,
+    optionsSchema: spec.optionsSchema,
+
+    buildChatRequest(request, target): UpstreamRequest {
+      const body = withModel(target, request);
+      if (request.stream && spec.streamUsage !== false) {
+        // Ask for usage even when the client did not: telemetry and cost need it. The translator
+        // hides the extra usage-only chunk from clients that did not ask.
+        body.stream_options = { ...(request.stream_options ?? {}), include_usage: true };
+      }
+      spec.adjustRequest?.(body);
+      return {
+        method: 'POST',
+        url: spec.url(target, 'chat/completions'),
+        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...spec.auth(target.apiKey) },
+        body: JSON.stringify(body),
+      };
+    },
+
+    parseChatResponse(body, _target, _clientModel): ChatCompletion {
+      return body as ChatCompletion;
+    },
+
+    createStreamTranslator(_target, options): StreamTranslator {
+      return new OpenAIStreamPassThrough(options);
+    },
+
+    buildEmbeddingsRequest(request, target): UpstreamRequest {
+      return {
+        method: 'POST',
+        url: spec.url(target, 'embeddings'),
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...spec.auth(target.apiKey) },
+        body: JSON.stringify(withModel(target, request)),
+      };
+    },
+
+    parseEmbeddingsResponse(body): EmbeddingsResponse {
+      return body as EmbeddingsResponse;
+    },
+
+    classifyError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError {
+      return classifyOpenAIStyleError(status, headers, bodyText);
+    },
+  };
+}
+
+/**
+ * Passes OpenAI-dialect chunks through untouched (no re-encoding) except: the usage-only chunk is
+ * dropped when the client did not ask for it, Azure's empty `choices` content-filter frames are
+ * dropped, and an `error` payload ends the stream with an error.
+ */
+class OpenAIStreamPassThrough implements StreamTranslator {
+  private lastUsage: Usage | undefined;
+  private finished = false;
+  private sawFinishReason = false;
+  private readonly options: StreamOptions;
+
+  constructor(options: StreamOptions) {
+    this.options = options;
+  }
+
+  push(event: SseEvent): StreamOutput[] {
+    if (this.finished) return [];
+    const data = event.data.trim();
+    if (data === '') return [];
+    if (data === '[DONE]') {
+      this.finished = true;
+      return [{ kind: 'done' }];
+    }
+    let chunk: ChatCompletionChunk & { error?: unknown };
+    try {
+      chunk = JSON.parse(data) as ChatCompletionChunk & { error?: unknown };
+    } catch {
+      this.finished = true;
+      return [{ kind: 'error', error: malformed('the upstream sent an event that is not JSON') }];
+    }
+    if (event.event === 'error' || chunk.error !== undefined) {
+      this.finished = true;
+      return [{ kind: 'error', error: upstreamErrorFromStreamPayload(chunk) }];
+    }
+    if (chunk.usage) this.lastUsage = chunk.usage;
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    if (choices.length === 0) {
+      // Usage-only chunk (shown only to clients that asked) or an Azure prompt-filter frame.
+      return chunk.usage && this.options.clientWantsUsage ? [{ kind: 'chunk', json: data }] : [];
+    }
+    if (choices.some((c) => c.finish_reason)) this.sawFinishReason = true;
+    return [{ kind: 'chunk', json: data }];
+  }
+
+  end(): StreamOutput[] {
+    if (this.finished) return [];
+    this.finished = true;
+    // Some self-hosted servers omit [DONE]; a stream that reached a finish_reason is complete.
+    if (this.sawFinishReason) return [{ kind: 'done' }];
+    return [{ kind: 'error', error: malformed('the upstream closed the stream before it finished') }];
+  }
+
+  usage(): Usage | undefined {
+    return this.lastUsage;
+  }
+}
+
+function malformed(message: string): UpstreamError {
+  return { status: 502, retryable: false, reason: 'stream_error', body: { error: { message, type: 'upstream_error', param: null, code: 'upstream_stream_error' } } };
+}

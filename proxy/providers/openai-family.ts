@@ -1,0 +1,94 @@
+// The OpenAI-dialect providers, as data over the shared base (openai-compatible.ts).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { ChatMessage } from '../openai/types.ts';
+import { bearer, noOptions, openAICompatible } from './openai-compatible.ts';
+
+const endpointURL = (baseURL: string, endpoint: string) => `${baseURL}/${endpoint}`;
+
+export const openaiAdapter = openAICompatible({
+  name: 'openai',
+  telemetryName: 'openai',
+  defaultBaseURL: 'https://api.openai.com/v1',
+  optionsSchema: z.strictObject({ organization: z.string().optional(), project: z.string().optional() }),
+  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
+  auth: bearer,
+});
+
+export const azureOptionsSchema = z.strictObject({
+  /** `api-version` query parameter of the Azure OpenAI data plane. */
+  apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21').default('2024-10-21'),
+  /** Deployment name; defaults to the backend's model. */
+  deployment: z.string().min(1).optional(),
+});
+
+export const azureOpenAIAdapter = openAICompatible({
+  name: 'azure-openai',
+  telemetryName: 'azure.ai.openai',
+  defaultBaseURL: undefined, // https://<resource>.openai.azure.com
+  optionsSchema: azureOptionsSchema,
+  url: (t, endpoint) =>
+    `${t.baseURL}/openai/deployments/${encodeURIComponent(t.options.deployment ?? t.config.model)}/${endpoint}?api-version=${encodeURIComponent(t.options.apiVersion)}`,
+  auth: (apiKey): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}),
+});
+
+/** Mistral accepts only 9-character alphanumeric tool-call ids; map others deterministically. */
+export function mistralToolCallId(id: string): string {
+  if (/^[A-Za-z0-9]{9}$/.test(id)) return id;
+  return createHash('sha256').update(id).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 9).padEnd(9, '0');
+}
+
+export const mistralAdapter = openAICompatible({
+  name: 'mistral',
+  telemetryName: 'mistral_ai',
+  defaultBaseURL: 'https://api.mistral.ai/v1',
+  optionsSchema: noOptions,
+  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
+  auth: bearer,
+  adjustRequest(body) {
+    const messages = body.messages as ChatMessage[] | undefined;
+    if (!Array.isArray(messages)) return;
+    body.messages = messages.map((m) => {
+      if (m.tool_calls) return { ...m, tool_calls: m.tool_calls.map((c) => ({ ...c, id: mistralToolCallId(c.id) })) };
+      if (m.role === 'tool' && typeof m.tool_call_id === 'string') return { ...m, tool_call_id: mistralToolCallId(m.tool_call_id) };
+      return m;
+    });
+  },
+});
+
+export const deepseekAdapter = openAICompatible({
+  name: 'deepseek',
+  telemetryName: 'deepseek',
+  defaultBaseURL: 'https://api.deepseek.com',
+  optionsSchema: noOptions,
+  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
+  auth: bearer,
+  adjustRequest(body) {
+    // deepseek-reasoner rejects `reasoning_content` sent back in earlier assistant turns.
+    const messages = body.messages as ChatMessage[] | undefined;
+    if (!Array.isArray(messages)) return;
+    body.messages = messages.map((m) => {
+      if (m.reasoning_content === undefined) return m;
+      const { reasoning_content: _dropped, ...rest } = m;
+      return rest;
+    });
+  },
+});
+
+export const qwenAdapter = openAICompatible({
+  name: 'qwen',
+  telemetryName: 'alibaba.qwen',
+  defaultBaseURL: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
+  optionsSchema: noOptions,
+  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
+  auth: bearer,
+});
+
+export const selfHostedAdapter = openAICompatible({
+  name: 'openai-compatible',
+  telemetryName: 'openai_compatible',
+  defaultBaseURL: undefined, // vLLM, Ollama, llama.cpp: where it runs is the user's choice
+  optionsSchema: noOptions,
+  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
+  auth: bearer,
+});
