@@ -34,6 +34,9 @@ const commands: Record<string, Command> = {
   compile: (argv) => runCompile(compileArgs(argv), process.stdout, process.stderr),
   validate: (argv) => runValidate(compileArgs(argv), process.stdout, process.stderr),
   // Heavier commands load their modules only when used, so `compile` starts fast.
+  proxy: async (argv) => (await import('../../proxy/main.ts')).runProxyCommand(argv),
+  dev: async (argv) => (await import('./dev-command.ts')).runDevCommand(argv),
+  demo: async (argv) => (await import('../../proxy/main.ts')).runDemoCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {

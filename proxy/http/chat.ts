@@ -1,0 +1,160 @@
+// POST /v1/chat/completions and POST /v1/embeddings: read, route, dispatch, answer.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChatCompletion, ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
+import { UnsupportedRequestError, type StreamOutput } from '../providers/adapter.ts';
+import { dispatch, type DispatchDeps, type DispatchResult } from '../routing/dispatch.ts';
+import { targetOf, type Runtime } from '../runtime/runtime.ts';
+import type { Telemetry } from '../telemetry/hooks.ts';
+import { checkChatRequest, checkEmbeddingsRequest, readJsonBody } from './body.ts';
+import { ProxyError, sendError } from './errors.ts';
+import { requestIdFrom } from './request-id.ts';
+
+export interface HandlerContext {
+  runtime(): Runtime | undefined;
+  telemetry: Telemetry;
+  deps: DispatchDeps;
+}
+
+type Operation = 'chat' | 'embeddings';
+
+export function llmHandler(operation: Operation, ctx: HandlerContext) {
+  const httpRoute = operation === 'chat' ? '/v1/chat/completions' : '/v1/embeddings';
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    const telemetry = ctx.telemetry.startRequest({ requestId, operation, httpRoute, headers: req.headers });
+    const client = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) client.abort();
+    });
+    let attempts = 0;
+    let errorCode: string | undefined;
+    try {
+      const runtime = ctx.runtime();
+      if (!runtime) throw new ProxyError(503, 'config_not_loaded', 'the proxy has no valid configuration yet');
+      const body = await readJsonBody(req, runtime.config.server.maxBodyBytes);
+      const request = operation === 'chat' ? checkChatRequest(body) : checkEmbeddingsRequest(body);
+      const route = runtime.routeFor(request.model);
+      if (!route) {
+        throw new ProxyError(404, 'model_not_found', `model ${JSON.stringify(request.model).slice(0, 200)} is not served here; models served: ${runtime.models.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
+      }
+      const stream = operation === 'chat' && (request as ChatCompletionRequest).stream === true;
+      const clientWantsUsage = stream && (request as ChatCompletionRequest).stream_options?.include_usage === true;
+      telemetry.routeResolved({ route: route.config.name, clientModel: request.model, stream, logPrompts: runtime.policy.logPrompts });
+      const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);
+      attempts = result.attempts;
+      res.setHeader('x-llmroute-attempts', String(result.attempts));
+      if (result.kind === 'error') {
+        errorCode = result.body.error.code ?? undefined;
+        sendError(res, result.status, result.body, result.retryAfterMs);
+      } else if (result.kind === 'json') {
+        sendJson(res, operation, request, result);
+      } else {
+        await pumpStream(res, result, client.signal);
+      }
+    } catch (err) {
+      const error = asProxyError(err);
+      errorCode = error.code;
+      sendError(res, error.status, error.toBody());
+    } finally {
+      telemetry.end({ status: client.signal.aborted && !res.writableFinished ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
+    }
+  };
+}
+
+function asProxyError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  if (err instanceof UnsupportedRequestError) return new ProxyError(400, err.code, err.message, { param: err.param });
+  return new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
+}
+
+function sendJson(res: ServerResponse, operation: Operation, request: ChatCompletionRequest | EmbeddingsRequest, result: Extract<DispatchResult, { kind: 'json' }>): void {
+  const target = targetOf(result.backend);
+  const adapter = result.backend.adapter;
+  let payload: unknown;
+  let end: { costUsd?: number };
+  try {
+    if (operation === 'chat') {
+      const completion: ChatCompletion = adapter.parseChatResponse(result.body, target, request.model);
+      payload = completion;
+      end = result.attempt.end({
+        outcome: 'success',
+        status: 200,
+        ...(completion.usage ? { usage: completion.usage } : {}),
+        ...(typeof completion.model === 'string' ? { responseModel: completion.model } : {}),
+        finishReasons: (completion.choices ?? []).map((c) => c.finish_reason ?? 'unknown'),
+      });
+    } else {
+      if (!adapter.parseEmbeddingsResponse) throw new ProxyError(400, 'unsupported_operation', `provider ${result.backend.config.provider} has no embeddings API`);
+      const embeddings = adapter.parseEmbeddingsResponse(result.body, target, request.model);
+      payload = embeddings;
+      const usage = embeddings.usage ? { prompt_tokens: embeddings.usage.prompt_tokens, completion_tokens: 0, total_tokens: embeddings.usage.total_tokens } : undefined;
+      end = result.attempt.end({ outcome: 'success', status: 200, ...(usage ? { usage } : {}) });
+    }
+  } catch (err) {
+    result.attempt.end({ outcome: 'http_error', status: 502, errorType: 'invalid_response' });
+    if (err instanceof ProxyError) throw err;
+    throw new ProxyError(502, 'upstream_invalid_response', `backend ${result.backend.config.name} returned a response that could not be translated`);
+  }
+  const text = JSON.stringify(payload);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-llmroute-backend': result.backend.config.name,
+  };
+  if (end.costUsd !== undefined) headers['x-llmroute-cost-usd'] = end.costUsd.toFixed(8);
+  res.writeHead(200, headers);
+  res.end(text);
+}
+
+/** Writes each translated event as it arrives; waits for the socket to drain (bounded memory). */
+async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, { kind: 'stream' }>, clientSignal: AbortSignal): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-llmroute-backend': result.backend.config.name,
+    'x-accel-buffering': 'no',
+    trailer: 'x-llmroute-cost-usd',
+  });
+  res.flushHeaders();
+  let outcome: 'success' | 'stream_error' | 'aborted' = 'success';
+  const write = async (outputs: StreamOutput[]): Promise<boolean> => {
+    for (const output of outputs) {
+      let frame: string;
+      if (output.kind === 'chunk') frame = `data: ${output.json}\n\n`;
+      else if (output.kind === 'done') frame = 'data: [DONE]\n\n';
+      else {
+        outcome = 'stream_error';
+        frame = `data: ${JSON.stringify(output.error.body)}\n\n`;
+      }
+      if (!res.write(frame)) await new Promise<void>((resolve) => {
+        const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+      if (output.kind !== 'chunk') return false;
+    }
+    return true;
+  };
+  try {
+    let open = await write(result.first);
+    while (open && !clientSignal.aborted) {
+      const next = await result.rest.next();
+      if (next.done) break;
+      open = await write(next.value);
+    }
+  } catch {
+    outcome = 'stream_error';
+  } finally {
+    if (clientSignal.aborted) outcome = 'aborted';
+    await result.rest.return(undefined);
+  }
+  const usage = result.translator.usage();
+  const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), partial: outcome !== 'success' });
+  if (!res.writableEnded) {
+    if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
+    res.end();
+  }
+}
+

@@ -1,0 +1,38 @@
+// Errors become HTTP in one place: OpenAI's error envelope with a stable `code`.
+import type { ServerResponse } from 'node:http';
+import type { OpenAIErrorBody } from '../openai/types.ts';
+
+export class ProxyError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly type: string;
+  readonly param: string | null;
+  constructor(status: number, code: string, message: string, options: { type?: string; param?: string | null } = {}) {
+    super(message);
+    this.name = 'ProxyError';
+    this.status = status;
+    this.code = code;
+    this.type = options.type ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+    this.param = options.param ?? null;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** Writes an error response. `x-should-retry: false`: the proxy has already retried and failed over. */
+export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-should-retry': 'false' };
+  if (retryAfterMs !== undefined) {
+    headers['retry-after'] = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    headers['retry-after-ms'] = Math.round(retryAfterMs);
+  }
+  res.writeHead(status, headers);
+  res.end(text);
+}

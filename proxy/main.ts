@@ -1,0 +1,67 @@
+// CLI entry points of the sidecar: `llmroute proxy`, `llmroute dev`, `llmroute demo`.
+// Settings come from argv and the environment here, and only here; everything below is injected.
+import { parseArgs } from 'node:util';
+import { startProxy, type RunningProxy } from './server.ts';
+import { DEFAULT_CONFIG_TEXT } from './default-config.ts';
+import { createLogger } from './logger.ts';
+
+export const serveOptions = {
+  config: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '4000' },
+  'admin-port': { type: 'string', default: '4001' },
+  'admin-host': { type: 'string' },
+} as const;
+
+export function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw Object.assign(new Error(`--${flag} must be a port number`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  return n;
+}
+
+export function waitForSignal(proxy: RunningProxy, extra: () => void = () => undefined): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      extra();
+      void proxy.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export async function runProxyCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
+  const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
+  const proxy = await startProxy({
+    ...(values.config ? { configPath: values.config } : { configText: DEFAULT_CONFIG_TEXT }),
+    host: values.host,
+    port: port(values.port, 'port'),
+    adminPort: port(values['admin-port'], 'admin-port'),
+    ...(values['admin-host'] ? { adminHost: values['admin-host'] } : {}),
+    env: process.env,
+    logger,
+  });
+  if (!values.config) logger.info({}, 'no --config given: serving the embedded default (model "demo", offline echo provider)');
+  return waitForSignal(proxy);
+}
+
+export async function runDemoCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string', default: '4000' }, 'admin-port': { type: 'string', default: '4001' } }, strict: true });
+  const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'warn');
+  const proxy = await startProxy({ configText: DEFAULT_CONFIG_TEXT, port: port(values.port, 'port'), adminPort: port(values['admin-port'], 'admin-port'), env: {}, logger });
+  const request = { model: 'demo', messages: [{ role: 'user', content: 'Hello from the llmroute quick start!' }] };
+  const response = await fetch(`${proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  const body = (await response.json()) as { choices?: Array<{ message?: { content?: string } }> };
+  const out = process.stdout;
+  out.write(`llmroute proxy listening on ${proxy.llmUrl}/v1 (admin ${proxy.adminUrl}), embedded default config\n\n`);
+  out.write(`POST /v1/chat/completions ${JSON.stringify(request)}\n`);
+  out.write(`-> HTTP ${response.status}, backend ${response.headers.get('x-llmroute-backend')}, attempts ${response.headers.get('x-llmroute-attempts')}\n`);
+  out.write(`-> ${body.choices?.[0]?.message?.content ?? JSON.stringify(body)}\n\n`);
+  out.write(`Point any OpenAI SDK at it: OPENAI_BASE_URL=${proxy.llmUrl}/v1 OPENAI_API_KEY=unused (model "demo"). Ctrl-C to stop.\n`);
+  if (response.status !== 200) {
+    await proxy.close();
+    return 1;
+  }
+  return waitForSignal(proxy);
+}

@@ -1,0 +1,211 @@
+// One upstream attempt against one backend: send, wait for the status, and either read the whole
+// body (non-streaming) or read until the first content event (streaming). Nothing reaches the
+// client here, so any failure is still free to fail over.
+import type { Dispatcher } from 'undici';
+import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
+import type { SseEvent, StreamOutput, StreamTranslator, UpstreamError, UpstreamRequest } from '../providers/adapter.ts';
+import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
+import type { Pools } from '../upstream/pools.ts';
+import { sseEvents } from '../upstream/sse.ts';
+import type { AttemptOutcome } from '../telemetry/hooks.ts';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
+
+export type AttemptResult =
+  | { kind: 'json'; body: unknown }
+  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; release(): void }
+  | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
+
+export interface AttemptInput {
+  backend: RuntimeBackend;
+  operation: 'chat' | 'embeddings';
+  request: ChatCompletionRequest | EmbeddingsRequest;
+  stream: boolean;
+  clientWantsUsage: boolean;
+  clientModel: string;
+  /** Aborted when the client goes away. */
+  clientSignal: AbortSignal;
+  extraHeaders: Readonly<Record<string, string>>;
+  pools: Pools;
+}
+
+const failure = (outcome: AttemptOutcome, status: number, reason: string, message: string, code: string): AttemptResult => ({
+  kind: 'failed',
+  outcome,
+  error: { status, retryable: true, reason, body: { error: { message, type: 'upstream_error', param: null, code } } },
+});
+
+function buildRequest(input: AttemptInput): UpstreamRequest {
+  const target = targetOf(input.backend);
+  const adapter = input.backend.adapter;
+  if (input.operation === 'embeddings') {
+    if (!adapter.buildEmbeddingsRequest) throw new Error('embeddings not supported');
+    return adapter.buildEmbeddingsRequest(input.request as EmbeddingsRequest, target);
+  }
+  return adapter.buildChatRequest(input.request as ChatCompletionRequest, target);
+}
+
+export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
+  const { backend } = input;
+  const timeouts = backend.config.timeouts;
+  const controller = new AbortController();
+  const signal = AbortSignal.any([input.clientSignal, controller.signal]);
+  let timedOut: 'first_token' | 'total' | undefined;
+  const totalTimer = setTimeout(() => {
+    timedOut = 'total';
+    controller.abort();
+  }, timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
+  const firstTokenTimer =
+    input.stream && timeouts.firstTokenMs !== undefined
+      ? setTimeout(() => {
+          timedOut = 'first_token';
+          controller.abort();
+        }, timeouts.firstTokenMs)
+      : undefined;
+  const release = () => {
+    clearTimeout(totalTimer);
+    clearTimeout(firstTokenTimer);
+  };
+  const aborted = (): AttemptResult => {
+    release();
+    if (input.clientSignal.aborted) return failure('aborted', 499, 'client_closed', 'the client closed the connection', 'client_closed_request');
+    return failure('timeout', 504, timedOut === 'first_token' ? 'first_token_timeout' : 'timeout', `backend ${backend.config.name} timed out (${timedOut === 'first_token' ? 'no first token' : 'total'})`, 'upstream_timeout');
+  };
+
+  const stream: StreamControl = {
+    firstToken: () => clearTimeout(firstTokenTimer),
+    release,
+    abortUpstream: () => controller.abort(),
+    failure: () => (input.clientSignal.aborted || timedOut ? aborted() : undefined),
+  };
+
+  const target = targetOf(backend);
+  if (backend.adapter.answerLocally && input.operation === 'chat') {
+    const answer = backend.adapter.answerLocally(input.request as ChatCompletionRequest, target);
+    if (answer.kind === 'json') {
+      release();
+      return { kind: 'json', body: answer.body };
+    }
+    return startStream(input, (async function* () {
+      yield answer.events;
+    })(), stream);
+  }
+
+  let upstream: UpstreamRequest;
+  try {
+    upstream = buildRequest(input);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const url = new URL(upstream.url);
+  const pool = input.pools.get(url.origin, { connectTimeoutMs: timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS });
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await pool.request({
+      method: upstream.method,
+      path: url.pathname + url.search,
+      headers: { ...upstream.headers, ...input.extraHeaders },
+      body: upstream.body ?? null,
+      signal,
+      headersTimeout: timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS,
+      bodyTimeout: 0,
+    });
+  } catch (err) {
+    if (signal.aborted) return aborted();
+    release();
+    const code = (err as { code?: string }).code ?? 'connect_error';
+    return failure('connect_error', 502, code, `backend ${backend.config.name} could not be reached (${code})`, 'upstream_unreachable');
+  }
+
+  if (response.statusCode < 200 || response.statusCode >= 300) {
+    let text = '';
+    try {
+      text = await response.body.text();
+    } catch {
+      if (signal.aborted) return aborted();
+    }
+    release();
+    const error = backend.adapter.classifyError(response.statusCode, response.headers, text);
+    if (response.statusCode >= 300 && response.statusCode < 400) error.retryable = false;
+    return { kind: 'failed', outcome: 'http_error', error };
+  }
+
+  if (!input.stream) {
+    try {
+      const body = await response.body.json();
+      release();
+      return { kind: 'json', body };
+    } catch {
+      if (signal.aborted) return aborted();
+      release();
+      return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
+    }
+  }
+  return startStream(input, sseEvents(response.body), stream);
+}
+
+interface StreamControl {
+  firstToken(): void;
+  release(): void;
+  abortUpstream(): void;
+  /** The failed result when the stream broke because of a timeout or the client leaving. */
+  failure(): AttemptResult | undefined;
+}
+
+const midStreamError = (message: string, code: string, status = 502): StreamOutput => ({
+  kind: 'error',
+  error: { status, retryable: false, reason: code, body: { error: { message, type: 'upstream_error', param: null, code } } },
+});
+
+/** Reads the stream up to the first output; the rest is read by the caller after committing. */
+async function startStream(input: AttemptInput, events: AsyncGenerator<SseEvent[]>, control: StreamControl): Promise<AttemptResult> {
+  const translator = input.backend.adapter.createStreamTranslator(targetOf(input.backend), { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
+  const first: StreamOutput[] = [];
+  try {
+    while (first.length === 0) {
+      const next = await events.next();
+      if (next.done) {
+        first.push(...translator.end());
+        break;
+      }
+      for (const event of next.value) first.push(...translator.push(event));
+    }
+  } catch {
+    const result = control.failure();
+    if (result) return result;
+    control.release();
+    return failure('stream_error', 502, 'stream_error', `backend ${input.backend.config.name} broke the stream before the first token`, 'upstream_stream_error');
+  }
+  control.firstToken();
+  // An error before anything was sent is still a failed attempt (free to fail over).
+  const head = first[0];
+  if (head?.kind === 'error') {
+    control.release();
+    control.abortUpstream();
+    return { kind: 'failed', outcome: 'stream_error', error: { ...head.error, retryable: head.error.retryable || head.error.status >= 500 } };
+  }
+  const rest = (async function* (): AsyncGenerator<StreamOutput[]> {
+    try {
+      for (;;) {
+        const next = await events.next();
+        if (next.done) {
+          yield translator.end();
+          return;
+        }
+        const out: StreamOutput[] = [];
+        for (const event of next.value) out.push(...translator.push(event));
+        if (out.length > 0) yield out;
+      }
+    } catch {
+      const result = control.failure();
+      if (result?.kind === 'failed' && result.outcome === 'timeout') yield [midStreamError(result.error.body.error.message, 'upstream_timeout', 504)];
+      else if (!result) yield [midStreamError(`backend ${input.backend.config.name} broke the stream`, 'upstream_stream_error')];
+    } finally {
+      control.release();
+      control.abortUpstream();
+    }
+  })();
+  return { kind: 'stream', translator, first, rest, release: control.release };
+}

@@ -1,0 +1,63 @@
+// Passive circuit breaking (outlier ejection): after `threshold` consecutive failures a backend is
+// ejected for a time that grows with each ejection (base * 2^(n-1), capped). After the time passes
+// it gets traffic again; a success resets it.
+
+export interface BreakerOptions {
+  threshold: number;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, baseEjectionMs: 5_000, maxEjectionMs: 300_000 };
+
+export class CircuitBreaker {
+  private failures = 0;
+  private ejections = 0;
+  private ejectedUntil = 0;
+  private readonly options: BreakerOptions;
+
+  constructor(options: BreakerOptions = DEFAULT_BREAKER) {
+    this.options = options;
+  }
+
+  isOpen(now: number = Date.now()): boolean {
+    return now < this.ejectedUntil;
+  }
+
+  recordSuccess(): void {
+    this.failures = 0;
+    this.ejections = 0;
+  }
+
+  recordFailure(now: number = Date.now()): void {
+    this.failures += 1;
+    if (this.failures >= this.options.threshold) {
+      this.ejections += 1;
+      this.failures = 0;
+      this.ejectedUntil = now + Math.min(this.options.maxEjectionMs, this.options.baseEjectionMs * 2 ** (this.ejections - 1));
+    }
+  }
+
+  state(now: number = Date.now()): 'closed' | 'open' {
+    return this.isOpen(now) ? 'open' : 'closed';
+  }
+}
+
+/** Breakers by backend id; survives config reloads so a reload does not forgive a broken backend. */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly options: BreakerOptions;
+
+  constructor(options: BreakerOptions = DEFAULT_BREAKER) {
+    this.options = options;
+  }
+
+  for(id: string): CircuitBreaker {
+    let breaker = this.breakers.get(id);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.options);
+      this.breakers.set(id, breaker);
+    }
+    return breaker;
+  }
+}

@@ -1,0 +1,172 @@
+// The attempt loop of one request: which backend next, whether to retry, how long to wait.
+// Backends are tried in strategy order; a retryable failure moves to the next one; after the list
+// the route's `retries.attempts` extra tries go round again with backoff. Every attempt after the
+// first spends the retry budget, and an ejected backend is skipped unless all are ejected.
+import type { ChatCompletionRequest, EmbeddingsRequest, OpenAIErrorBody } from '../openai/types.ts';
+import type { StreamOutput, StreamTranslator, UpstreamError } from '../providers/adapter.ts';
+import type { RuntimeBackend, RuntimeRoute } from '../runtime/runtime.ts';
+import type { AttemptReason, AttemptTelemetry, RequestTelemetry } from '../telemetry/hooks.ts';
+import type { Pools } from '../upstream/pools.ts';
+import { runAttempt } from './attempt.ts';
+import { retryDelay } from './backoff.ts';
+import type { BreakerRegistry } from './circuit-breaker.ts';
+import { attemptOrder } from './order.ts';
+import type { RetryBudget } from './retry-budget.ts';
+
+export interface DispatchDeps {
+  pools: Pools;
+  breakers: BreakerRegistry;
+  budget: RetryBudget;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+export interface DispatchInput {
+  route: RuntimeRoute;
+  operation: 'chat' | 'embeddings';
+  request: ChatCompletionRequest | EmbeddingsRequest;
+  stream: boolean;
+  clientWantsUsage: boolean;
+  clientModel: string;
+  clientSignal: AbortSignal;
+  telemetry: RequestTelemetry;
+}
+
+export interface AttemptSummary {
+  backend: string;
+  status: number;
+  reason: string;
+}
+
+interface Answered {
+  backend: RuntimeBackend;
+  attempts: number;
+  attempt: AttemptTelemetry;
+}
+
+export type DispatchResult =
+  | (Answered & { kind: 'json'; body: unknown })
+  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]> })
+  | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[] };
+
+const defaultSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promise<DispatchResult> {
+  const { route, telemetry } = input;
+  const sleep = deps.sleep ?? defaultSleep;
+  const allowed = route.backends.filter((b) => b.denied === undefined);
+  if (allowed.length === 0) {
+    const why = route.backends.map((b) => `${b.config.name}: ${b.denied}`).join('; ');
+    return { kind: 'error', status: 403, attempts: 0, summary: [], body: err(`no backend of route ${route.config.name} is allowed by the namespace policy (${why})`, 'permission_error', 'denied_by_policy') };
+  }
+  deps.budget.deposit();
+  const order = attemptOrder(route.config.strategy, allowed, deps.random);
+  const maxAttempts = order.length + route.config.retries.attempts;
+  const summary: AttemptSummary[] = [];
+  const errors: UpstreamError[] = [];
+  let lastBackend: RuntimeBackend | undefined;
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (input.clientSignal.aborted) break;
+    const backend = pickBackend(order, attempt - 1, deps.breakers);
+    if (attempt > 1) {
+      if (!deps.budget.trySpend()) {
+        summary.push({ backend: backend.config.name, status: 0, reason: 'retry_budget_exhausted' });
+        break;
+      }
+      const previous = errors[errors.length - 1];
+      if (backend === lastBackend) {
+        // Going round again: back off (or honour retry-after within the cap).
+        const wait = retryDelay(Math.floor((attempt - 1) / order.length) - 1, route.config.retries.backoffMs, route.config.retries.maxBackoffMs, previous?.retryAfterMs, deps.random);
+        if (wait === undefined) break;
+        await sleep(wait, input.clientSignal);
+        if (input.clientSignal.aborted) break;
+      }
+    }
+    const reason: AttemptReason = attempt === 1 ? 'initial' : backend === lastBackend ? 'retry' : 'failover';
+    lastBackend = backend;
+    const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
+    const result = await runAttempt({
+      backend,
+      operation: input.operation,
+      request: input.request,
+      stream: input.stream,
+      clientWantsUsage: input.clientWantsUsage,
+      clientModel: input.clientModel,
+      clientSignal: input.clientSignal,
+      extraHeaders: attemptTelemetry.upstreamHeaders,
+      pools: deps.pools,
+    });
+    const breaker = deps.breakers.for(backend.id);
+    if (result.kind === 'json') {
+      breaker.recordSuccess();
+      return { kind: 'json', body: result.body, backend, attempts: attempt, attempt: attemptTelemetry };
+    }
+    if (result.kind === 'stream') {
+      attemptTelemetry.firstToken();
+      breaker.recordSuccess();
+      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, backend, attempts: attempt, attempt: attemptTelemetry };
+    }
+    attemptTelemetry.end({ outcome: result.outcome, status: result.error.status, errorType: result.error.reason });
+    summary.push({ backend: backend.config.name, status: result.error.status, reason: result.error.reason });
+    errors.push(result.error);
+    if (result.outcome === 'aborted') break;
+    if (!result.error.retryable) {
+      breaker.recordSuccess(); // the backend answered; the request itself was refused
+      return { kind: 'error', ...clientFacingError(result.error, backend), attempts: attempt, summary };
+    }
+    breaker.recordFailure();
+  }
+
+  return { kind: 'error', ...exhausted(route, errors, summary), attempts: summary.filter((s) => s.status !== 0).length, summary };
+}
+
+/** The next backend in order, skipping ejected ones unless every backend is ejected (panic mode). */
+function pickBackend(order: RuntimeBackend[], index: number, breakers: BreakerRegistry): RuntimeBackend {
+  const now = Date.now();
+  for (let i = 0; i < order.length; i++) {
+    const candidate = order[(index + i) % order.length]!;
+    if (!breakers.for(candidate.id).isOpen(now)) return candidate;
+  }
+  return order[index % order.length]!;
+}
+
+function err(message: string, type: string, code: string): OpenAIErrorBody {
+  return { error: { message, type, param: null, code } };
+}
+
+/** A non-retryable upstream refusal, as the client sees it. */
+function clientFacingError(error: UpstreamError, backend: RuntimeBackend): { status: number; body: OpenAIErrorBody } {
+  if (error.status === 401 || error.status === 403) {
+    // The app's own key is only a placeholder: a 401 would blame it. The proxy's key was refused.
+    return { status: 502, body: err(`backend ${backend.config.name} refused the proxy's credentials (HTTP ${error.status})`, 'upstream_error', 'upstream_unauthorized') };
+  }
+  if (error.status >= 300 && error.status < 400) {
+    return { status: 502, body: err(`backend ${backend.config.name} answered with a redirect, which is never followed`, 'upstream_error', 'upstream_redirect') };
+  }
+  return { status: error.status, body: error.body };
+}
+
+function exhausted(route: RuntimeRoute, errors: UpstreamError[], summary: AttemptSummary[]): { status: number; body: OpenAIErrorBody; retryAfterMs?: number } {
+  const described = summary.map((s) => `${s.backend}: ${s.status ? `${s.status} ` : ''}${s.reason}`).join('; ');
+  if (errors.length > 0 && errors.every((e) => e.status === 429)) {
+    const waits = errors.map((e) => e.retryAfterMs).filter((w): w is number => w !== undefined);
+    const result: { status: number; body: OpenAIErrorBody; retryAfterMs?: number } = { status: 429, body: err(`every backend of route ${route.config.name} is rate limited (${described})`, 'rate_limit_error', 'rate_limited') };
+    if (waits.length > 0) result.retryAfterMs = Math.min(...waits);
+    return result;
+  }
+  if (errors.length > 0 && errors.every((e) => e.status === 504)) {
+    return { status: 504, body: err(`every backend of route ${route.config.name} timed out (${described})`, 'timeout_error', 'upstream_timeout') };
+  }
+  return { status: 502, body: err(`all backends of route ${route.config.name} failed (${described || 'no attempt was possible'})`, 'upstream_error', 'all_backends_failed') };
+}

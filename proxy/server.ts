@@ -1,0 +1,94 @@
+// Starts the sidecar in-process: config store (+ watcher), dispatch state, LLM and admin servers.
+// main.ts (the CLI) and the tests both use this; nothing here reads process.env or argv.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildAdminApp, buildLlmApp } from './http/app.ts';
+import { ConfigStore, type Logger } from './runtime/config-store.ts';
+import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
+import { BreakerRegistry, type BreakerOptions } from './routing/circuit-breaker.ts';
+import { RetryBudget, type RetryBudgetOptions } from './routing/retry-budget.ts';
+import { Pools } from './upstream/pools.ts';
+import { noopTelemetry, type Telemetry } from './telemetry/hooks.ts';
+
+export interface ProxyOptions {
+  /** Path of config.yaml to load and watch; or `configText` for a fixed config. */
+  configPath?: string;
+  configText?: string;
+  host?: string;
+  port?: number;
+  adminHost?: string;
+  adminPort?: number;
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+  telemetry?: Telemetry;
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  retryBudget?: RetryBudgetOptions;
+  breaker?: BreakerOptions;
+  /** Poll interval of the config watcher (tests shorten it). */
+  watchPollMs?: number;
+}
+
+export interface RunningProxy {
+  llmUrl: string;
+  adminUrl: string;
+  store: ConfigStore;
+  /** Re-reads the config file now (the watcher does this on change). */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const telemetry = options.telemetry ?? noopTelemetry;
+  const logger = options.logger ?? silentLogger;
+  const store = new ConfigStore({ env: options.env ?? {}, logger, telemetry });
+  if (options.configText !== undefined) {
+    const outcome = store.loadText(options.configText, 'inline');
+    if (!outcome.ok) throw new Error(`invalid config:\n${outcome.issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
+  } else if (options.configPath !== undefined) {
+    // A missing or invalid file at start is not fatal: /readyz says not ready until a good one arrives.
+    await store.loadFile(options.configPath);
+  } else {
+    throw new Error('startProxy needs configPath or configText');
+  }
+
+  const pools = new Pools();
+  const deps = { pools, breakers: new BreakerRegistry(options.breaker), budget: new RetryBudget(options.retryBudget) };
+  const llm = createServer({ keepAliveTimeout: 65_000 }, buildLlmApp({ runtime: () => store.runtime(), telemetry, deps }));
+  const admin = createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
+  const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);
+
+  const configPath = options.configPath;
+  const reload = async () => {
+    if (configPath !== undefined) await store.loadFile(configPath);
+  };
+  let watcher: WatchHandle | undefined;
+  if (configPath !== undefined && options.configText === undefined) {
+    watcher = watchFile(configPath, () => void reload(), options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {});
+  }
+  logger.info({ llmUrl, adminUrl, generation: store.runtime()?.generation ?? null }, 'llmroute proxy listening');
+
+  return {
+    llmUrl,
+    adminUrl,
+    store,
+    reload,
+    async close() {
+      watcher?.close();
+      llm.closeAllConnections();
+      admin.closeAllConnections();
+      await Promise.all([new Promise((r) => llm.close(r)), new Promise((r) => admin.close(r))]);
+      await pools.close();
+    },
+  };
+}
