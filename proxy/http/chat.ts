@@ -149,6 +149,7 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
   } finally {
     if (clientSignal.aborted) outcome = 'aborted';
     await result.rest.return(undefined);
+    result.close();
   }
   const usage = result.translator.usage();
   const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), partial: outcome !== 'success' });

@@ -14,7 +14,8 @@ export const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export type AttemptResult =
   | { kind: 'json'; body: unknown }
-  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; release(): void }
+  /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream). */
+  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void }
   | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
 
 export interface AttemptInput {
@@ -202,10 +203,11 @@ async function startStream(input: AttemptInput, events: AsyncGenerator<SseEvent[
       const result = control.failure();
       if (result?.kind === 'failed' && result.outcome === 'timeout') yield [midStreamError(result.error.body.error.message, 'upstream_timeout', 504)];
       else if (!result) yield [midStreamError(`backend ${input.backend.config.name} broke the stream`, 'upstream_stream_error')];
-    } finally {
-      control.release();
-      control.abortUpstream();
     }
   })();
-  return { kind: 'stream', translator, first, rest, release: control.release };
+  const close = () => {
+    control.release();
+    control.abortUpstream();
+  };
+  return { kind: 'stream', translator, first, rest, close };
 }

@@ -46,7 +46,7 @@ interface Answered {
 
 export type DispatchResult =
   | (Answered & { kind: 'json'; body: unknown })
-  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]> })
+  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void })
   | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[] };
 
 const defaultSleep = (ms: number, signal: AbortSignal) =>
@@ -115,7 +115,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     if (result.kind === 'stream') {
       attemptTelemetry.firstToken();
       breaker.recordSuccess();
-      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, backend, attempts: attempt, attempt: attemptTelemetry };
+      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, backend, attempts: attempt, attempt: attemptTelemetry };
     }
     attemptTelemetry.end({ outcome: result.outcome, status: result.error.status, errorType: result.error.reason });
     summary.push({ backend: backend.config.name, status: result.error.status, reason: result.error.reason });

@@ -1,0 +1,155 @@
+// A fake OpenAI-compatible upstream with fault knobs, for driving the proxy in tests.
+// Each request takes the next queued behaviour (or the default one) and is recorded.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeBehavior {
+  /** HTTP status to answer with (default 200). */
+  status?: number;
+  /** Body for non-200 answers or to override the completion; objects are JSON-encoded. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait before sending the status line and headers. */
+  delayHeadersMs?: number;
+  /** Text of the answer (streamed word by word when the request streams). */
+  content?: string;
+  /** Streaming: wait before the first event after the headers. */
+  delayFirstTokenMs?: number;
+  /** Streaming: wait between events (slow trickle). */
+  delayBetweenMs?: number;
+  /** Streaming: destroy the connection after this many content events. */
+  dieAfterEvents?: number;
+  /** Streaming: send an event that is not JSON after the first content event. */
+  malformed?: boolean;
+  /** Streaming: split every event's bytes in two, in the middle of a multi-byte character when possible. */
+  splitUtf8?: boolean;
+  /** Streaming: an error object as an event after the first content event. */
+  midStreamError?: boolean;
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test inspection
+}
+
+export interface OpenAIFake {
+  url: string;
+  /** Base URL as a backend's baseURL (with /v1). */
+  baseURL: string;
+  requests: RecordedRequest[];
+  /** Requests whose client connection closed before the answer finished. */
+  aborted: number;
+  queue(...behaviors: FakeBehavior[]): void;
+  setDefault(behavior: FakeBehavior): void;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startOpenAIFake(defaultBehavior: FakeBehavior = {}): Promise<OpenAIFake> {
+  const queued: FakeBehavior[] = [];
+  let fallback = defaultBehavior;
+  const fake: OpenAIFake = {
+    url: '',
+    baseURL: '',
+    requests: [],
+    aborted: 0,
+    queue: (...b) => queued.push(...b),
+    setDefault: (b) => {
+      fallback = b;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: any = undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    fake.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+    const behavior = queued.shift() ?? fallback;
+    let finished = false;
+    res.on('close', () => {
+      if (!finished) fake.aborted += 1;
+    });
+    try {
+      await answer(req, res, body, behavior);
+      finished = true;
+    } catch {
+      /* the connection went away */
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.baseURL = `${fake.url}/v1`;
+  return fake;
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: FakeBehavior): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (b.delayHeadersMs) await sleep(b.delayHeadersMs);
+  if (res.destroyed) throw new Error('closed');
+  const status = b.status ?? 200;
+  const model = body?.model ?? 'fake-model';
+  if (req.url?.endsWith('/embeddings')) {
+    const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
+    return json(res, status, b.body ?? { object: 'list', model, data: inputs.map((_: unknown, index: number) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), usage: { prompt_tokens: 3, total_tokens: 3 } }, b.headers);
+  }
+  if (status !== 200) return json(res, status, b.body ?? { error: { message: `fake failure ${status}`, type: 'server_error', param: null, code: null } }, b.headers);
+  const content = b.content ?? 'Hello there, friend.';
+  const usage = { prompt_tokens: 9, completion_tokens: content.split(' ').length, total_tokens: 9 + content.split(' ').length };
+  if (!body?.stream) {
+    return json(res, 200, b.body ?? { id: 'chatcmpl-fake', object: 'chat.completion', created: 1760000000, model, choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }], usage }, b.headers);
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', ...b.headers });
+  res.flushHeaders();
+  if (b.delayFirstTokenMs) await sleep(b.delayFirstTokenMs);
+  const chunk = (delta: object, finish: string | null) => JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1760000000, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(body?.stream_options?.include_usage ? { usage: null } : {}) });
+  const events = [chunk({ role: 'assistant', content: '' }, null), ...content.split(/(?<= )/).map((w) => chunk({ content: w }, null)), chunk({}, 'stop')];
+  if (body?.stream_options?.include_usage) events.push(JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1760000000, model, choices: [], usage }));
+  events.push('[DONE]');
+  let contentEvents = 0;
+  for (const data of events) {
+    if (res.destroyed) throw new Error('closed');
+    const frame = Buffer.from(`data: ${data}\n\n`, 'utf8');
+    if (b.splitUtf8) {
+      let cut = Math.floor(frame.length / 2);
+      for (let i = 0; i < frame.length - 1; i++) if (frame[i]! >= 0xc0) { cut = i + 1; break; }
+      res.write(frame.subarray(0, cut));
+      await sleep(5);
+      res.write(frame.subarray(cut));
+    } else res.write(frame);
+    if (data.includes('"content":"') && !data.includes('"content":""')) {
+      contentEvents += 1;
+      if (b.malformed && contentEvents === 1) res.write('data: {not json\n\n');
+      if (b.midStreamError && contentEvents === 1) {
+        res.write(`data: ${JSON.stringify({ error: { message: 'the model crashed', type: 'server_error', code: 'model_crash' } })}\n\n`);
+        res.end();
+        return;
+      }
+      if (b.dieAfterEvents !== undefined && contentEvents >= b.dieAfterEvents) {
+        res.destroy();
+        throw new Error('died');
+      }
+    }
+    if (b.delayBetweenMs) await sleep(b.delayBetweenMs);
+  }
+  res.end();
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

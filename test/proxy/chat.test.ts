@@ -1,0 +1,126 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import OpenAI from 'openai';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { backend, startWith, type Started } from './harness.ts';
+
+let fake: OpenAIFake;
+let started: Started;
+
+beforeAll(async () => {
+  fake = await startOpenAIFake();
+  started = await startWith([{ name: 'shop/chat', models: ['chat', 'gpt-4o'], backends: [backend('primary', fake.baseURL)] }]);
+});
+afterAll(async () => {
+  await started.close();
+  await fake.close();
+});
+afterEach(() => {
+  fake.requests.length = 0;
+});
+
+describe('chat completions through the proxy with the official openai SDK', () => {
+  test('a non-streaming completion comes back with the backend and attempt headers', async () => {
+    const { data, response } = await started.client.chat.completions
+      .create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe('Hello there, friend.');
+    expect(response.headers.get('x-llmroute-backend')).toBe('primary');
+    expect(response.headers.get('x-llmroute-attempts')).toBe('1');
+    expect(fake.requests[0]!.body.model).toBe('primary-model');
+  });
+
+  test('the client key never reaches the upstream', async () => {
+    await started.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(fake.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  test('a stream arrives chunk by chunk and reassembles, without the usage chunk the client did not ask for', async () => {
+    const stream = await started.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const parts: string[] = [];
+    let sawUsage = false;
+    for await (const chunk of stream) {
+      if (chunk.usage) sawUsage = true;
+      parts.push(chunk.choices[0]?.delta.content ?? '');
+    }
+    expect(parts.join('')).toBe('Hello there, friend.');
+    expect(sawUsage).toBe(false);
+    // The proxy asked the upstream for usage anyway (telemetry and cost need it).
+    expect(fake.requests[0]!.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  test('a stream includes the usage chunk when the client asks for it', async () => {
+    const stream = await started.client.chat.completions.create({ model: 'chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    expect(usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 3 });
+  });
+
+  test('the SDK stream helper accumulates a final completion', async () => {
+    const runner = started.client.chat.completions.stream({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const final = await runner.finalChatCompletion();
+    expect(final.choices[0]!.message.content).toBe('Hello there, friend.');
+    expect(final.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  test('UTF-8 characters split across network chunks arrive intact', async () => {
+    fake.queue({ content: 'héllo wörld 日本語 🎉 done', splitUtf8: true });
+    const stream = await started.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('héllo wörld 日本語 🎉 done');
+  });
+
+  test('an unknown model is a 404 that lists the models served', async () => {
+    const error = await started.client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    const e = error as InstanceType<typeof OpenAI.NotFoundError>;
+    expect(e.code).toBe('model_not_found');
+    expect(e.message).toContain('models served: chat, gpt-4o');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test('the request id is honoured when safe and generated otherwise', async () => {
+    const post = (id: string) =>
+      fetch(`${started.proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }) });
+    expect((await post('req-123')).headers.get('x-request-id')).toBe('req-123');
+    const generated = (await post('bad id\twith spaces')).headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test.each([
+    ['invalid JSON', '{"model":', 400, 'invalid_json'],
+    ['missing messages', JSON.stringify({ model: 'chat' }), 400, 'invalid_request'],
+    ['an unknown role', JSON.stringify({ model: 'chat', messages: [{ role: 'wizard', content: 'x' }] }), 400, 'invalid_request'],
+    ['a non-object body', '[1,2]', 400, 'invalid_request'],
+  ])('%s is refused with an OpenAI error body', async (_name, body, status, code) => {
+    const res = await fetch(`${started.proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(status);
+    const json = (await res.json()) as { error: Record<string, unknown> };
+    expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(json.error.code).toBe(code);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+  });
+
+  test('a body over the limit is a 413', async () => {
+    const small = await startWith([{ name: 'r', models: ['chat'], backends: [backend('primary', fake.baseURL)] }], { extra: { server: { maxBodyBytes: 1024 } } });
+    try {
+      const error = await small.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }).catch((e: unknown) => e);
+      expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+      expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('request_too_large');
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('models lists the route model names', async () => {
+    const models = await started.client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['chat', 'gpt-4o']);
+  });
+
+  test('embeddings are routed like chat', async () => {
+    const result = await started.client.embeddings.create({ model: 'chat', input: ['a', 'b'] });
+    expect(result.data).toHaveLength(2);
+    expect(fake.requests[0]!.url).toBe('/v1/embeddings');
+    expect(fake.requests[0]!.body.model).toBe('primary-model');
+  });
+});
