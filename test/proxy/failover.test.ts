@@ -1,0 +1,214 @@
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import OpenAI from 'openai';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { backend, startWith, type Started } from './harness.ts';
+
+let a: OpenAIFake;
+let b: OpenAIFake;
+const running: Started[] = [];
+
+async function start(...args: Parameters<typeof startWith>): Promise<Started> {
+  const s = await startWith(...args);
+  running.push(s);
+  return s;
+}
+
+async function closedPortURL(): Promise<string> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return `http://127.0.0.1:${port}/v1`;
+}
+
+const ask = (s: Started, stream = false) =>
+  stream
+    ? s.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] })
+    : s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+
+beforeEach(async () => {
+  a = await startOpenAIFake();
+  b = await startOpenAIFake({ content: 'from b' });
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+  await a.close();
+  await b.close();
+});
+
+const route = (extra: Record<string, unknown> = {}) => ({ name: 'shop/chat', models: ['chat'], backends: [backend('a', a.baseURL), backend('b', b.baseURL)], retries: { attempts: 0, backoffMs: 1, maxBackoffMs: 50 }, ...extra });
+
+describe('failover', () => {
+  test.each([408, 409, 429, 500, 502, 503, 529])('an upstream %i fails over to the next backend', async (status) => {
+    a.queue({ status });
+    const s = await start([route()]);
+    const { data, response } = (await ask(s)) as { data: OpenAI.ChatCompletion; response: Response };
+    expect(data.choices[0]!.message.content).toBe('from b');
+    expect(response.headers.get('x-llmroute-backend')).toBe('b');
+    expect(response.headers.get('x-llmroute-attempts')).toBe('2');
+  });
+
+  test.each([400, 404, 422])('an upstream %i is the answer: no failover, the body passes through', async (status) => {
+    a.queue({ status, body: { error: { message: 'bad tool schema', type: 'invalid_request_error', param: 'tools', code: 'invalid_tools' } } });
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(status);
+    expect(error.code).toBe('invalid_tools');
+    expect(b.requests).toHaveLength(0);
+  });
+
+  test('an upstream 401 is reported as the proxy credentials being refused, not the app key', async () => {
+    a.queue({ status: 401 });
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('upstream_unauthorized');
+  });
+
+  test('a connection error fails over', async () => {
+    const s = await start([{ ...route(), backends: [backend('down', await closedPortURL()), backend('b', b.baseURL)] }]);
+    const { response } = (await ask(s)) as { response: Response };
+    expect(response.headers.get('x-llmroute-backend')).toBe('b');
+  });
+
+  test('no first token within the timeout fails over, and the slow upstream is aborted', async () => {
+    a.queue({ delayFirstTokenMs: 3000 });
+    const s = await start([{ ...route(), backends: [backend('a', a.baseURL, { timeouts: { firstTokenMs: 200 } }), backend('b', b.baseURL)] }]);
+    let text = '';
+    for await (const chunk of (await ask(s, true)) as AsyncIterable<OpenAI.ChatCompletionChunk>) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('from b');
+    await waitFor(() => a.aborted === 1);
+  });
+
+  test('when every backend fails the client gets a 502 with a per-attempt summary and x-should-retry false', async () => {
+    a.setDefault({ status: 503 });
+    b.setDefault({ status: 500 });
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('all_backends_failed');
+    expect(error.message).toContain('a: 503 overloaded; b: 500 server_error');
+    expect(error.headers?.get('x-should-retry')).toBe('false');
+  });
+
+  test('a retry waits for a retry-after within the cap and then succeeds on the same backend', async () => {
+    a.queue({ status: 429, headers: { 'retry-after-ms': '30' } });
+    const s = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)], retries: { attempts: 1, backoffMs: 1, maxBackoffMs: 1000 } }]);
+    const { response } = (await ask(s)) as { response: Response };
+    expect(response.headers.get('x-llmroute-attempts')).toBe('2');
+    expect(a.requests).toHaveLength(2);
+  });
+
+  test('a retry-after beyond the cap is not waited for: the client gets 429 with retry-after', async () => {
+    a.setDefault({ status: 429, headers: { 'retry-after': '120' } });
+    const s = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)], retries: { attempts: 2, backoffMs: 1, maxBackoffMs: 1000 } }]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(429);
+    expect(error.headers?.get('retry-after')).toBe('120');
+    expect(a.requests).toHaveLength(1);
+  });
+
+  test('weighted routing spreads requests by weight', async () => {
+    const s = await start([{ name: 'r', models: ['chat'], strategy: 'weighted', backends: [backend('a', a.baseURL, { weight: 3 }), backend('b', b.baseURL, { weight: 1 })] }]);
+    for (let i = 0; i < 200; i++) await ask(s);
+    // Expected 150/50; the bounds are about 4 standard deviations wide.
+    expect(a.requests.length).toBeGreaterThan(125);
+    expect(a.requests.length).toBeLessThan(175);
+    expect(a.requests.length + b.requests.length).toBe(200);
+  });
+
+  test('the retry budget keeps a total outage from multiplying upstream traffic', async () => {
+    a.setDefault({ status: 503 });
+    const s = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)], retries: { attempts: 3, backoffMs: 1, maxBackoffMs: 5 } }], {
+      breaker: { threshold: 1_000_000, baseEjectionMs: 1, maxEjectionMs: 1 },
+    });
+    for (let i = 0; i < 100; i++) await ask(s).catch(() => undefined);
+    // Without a budget this would be 400 attempts; with it: 100 + 20% + the initial reserve of 10.
+    expect(a.requests.length).toBeLessThanOrEqual(100 + 20 + 10);
+    expect(a.requests.length).toBeGreaterThanOrEqual(100);
+  });
+
+  test('a backend that keeps failing is ejected and skipped while ejected', async () => {
+    a.setDefault({ status: 503 });
+    const s = await start([route()], { breaker: { threshold: 3, baseEjectionMs: 60_000, maxEjectionMs: 60_000 } });
+    for (let i = 0; i < 10; i++) await ask(s);
+    expect(a.requests).toHaveLength(3);
+    expect(b.requests).toHaveLength(10);
+  });
+});
+
+describe('one commit point for streams', () => {
+  test('an upstream that dies mid-stream ends the client stream with an error and is not retried', async () => {
+    // The pause lets the first words reach the client (the commit point) before the upstream dies.
+    a.queue({ content: 'one two three four', dieAfterEvents: 2, delayBetweenMs: 100 });
+    const s = await start([route({ retries: { attempts: 2, backoffMs: 1, maxBackoffMs: 5 } })]);
+    let text = '';
+    const error = await (async () => {
+      for await (const chunk of (await ask(s, true)) as AsyncIterable<OpenAI.ChatCompletionChunk>) text += chunk.choices[0]?.delta.content ?? '';
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(text.startsWith('one ')).toBe(true);
+    expect(text).not.toContain('three');
+    expect(a.requests).toHaveLength(1);
+    expect(b.requests).toHaveLength(0);
+  });
+
+  test('an error event mid-stream reaches the client as an error', async () => {
+    a.queue({ content: 'one two', midStreamError: true });
+    const s = await start([route()]);
+    const error = await (async () => {
+      for await (const _ of (await ask(s, true)) as AsyncIterable<OpenAI.ChatCompletionChunk>) void _;
+    })().catch((e: unknown) => e);
+    expect((error as Error).message).toContain('the model crashed');
+  });
+
+  test('malformed SSE ends the stream with an error rather than silence', async () => {
+    a.queue({ content: 'one two', malformed: true });
+    const s = await start([route()]);
+    const error = await (async () => {
+      for await (const _ of (await ask(s, true)) as AsyncIterable<OpenAI.ChatCompletionChunk>) void _;
+    })().catch((e: unknown) => e);
+    expect((error as Error).message).toContain('not JSON');
+  });
+
+  test('a failure before the first token still fails over for streams', async () => {
+    a.queue({ status: 503 });
+    const s = await start([route()]);
+    let text = '';
+    for await (const chunk of (await ask(s, true)) as AsyncIterable<OpenAI.ChatCompletionChunk>) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('from b');
+  });
+});
+
+describe('client disconnects cancel the upstream call', () => {
+  test.each([
+    ['waiting for headers', { delayHeadersMs: 5000 }, true],
+    ['waiting for the first token', { delayFirstTokenMs: 5000 }, true],
+    ['mid-stream', { content: 'a b c d e f g h i j k l m n o p', delayBetweenMs: 200 }, true],
+    ['non-streaming', { delayHeadersMs: 5000 }, false],
+  ])('%s', async (_name, behavior, stream) => {
+    a.setDefault(behavior);
+    const s = await start([route()]);
+    const controller = new AbortController();
+    const request = stream
+      ? s.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }, { signal: controller.signal }).then(async (st) => {
+          for await (const _ of st) controller.abort();
+        })
+      : s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { signal: controller.signal });
+    await waitFor(() => a.requests.length === 1);
+    if (!('content' in behavior)) setTimeout(() => controller.abort(), 50);
+    await request.catch(() => undefined);
+    await waitFor(() => a.aborted === 1);
+    expect(b.requests).toHaveLength(0);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
