@@ -1,0 +1,99 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { startWith, type Started } from './harness.ts';
+
+let fake: OpenAIFake;
+const running: Started[] = [];
+beforeAll(async () => {
+  fake = await startOpenAIFake();
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+  fake.requests.length = 0;
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+async function via(backendConfig: Record<string, unknown>, options: Parameters<typeof startWith>[1] = {}): Promise<OpenAI> {
+  const s = await startWith([{ name: 'r', models: ['chat'], backends: [{ name: 'b', model: 'm', baseURL: fake.url, ...backendConfig } as never] }], options);
+  running.push(s);
+  return s.client;
+}
+
+const toolTurn: OpenAI.ChatCompletionMessageParam[] = [
+  { role: 'user', content: 'weather?' },
+  { role: 'assistant', content: null, tool_calls: [{ id: 'call_abc123XYZ_long', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+  { role: 'tool', tool_call_id: 'call_abc123XYZ_long', content: '{"temp":21}' },
+];
+
+describe('OpenAI-family provider quirks', () => {
+  test('azure-openai uses the deployment URL, api-version and the api-key header', async () => {
+    const client = await via({ provider: 'azure-openai', model: 'gpt-4o', credentials: { kind: 'env', name: 'AZ_KEY' }, options: { apiVersion: '2024-10-21', deployment: 'prod-gpt4o' } }, { env: { AZ_KEY: 'az-secret' } });
+    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(fake.requests[0]!.url).toBe('/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21');
+    expect(fake.requests[0]!.headers['api-key']).toBe('az-secret');
+    expect(fake.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  test('mistral gets 9-character alphanumeric tool-call ids, consistent between the call and its result', async () => {
+    const client = await via({ provider: 'mistral', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
+    await client.chat.completions.create({ model: 'chat', messages: toolTurn });
+    const sent = fake.requests[0]!.body.messages;
+    const id = sent[1].tool_calls[0].id;
+    expect(id).toMatch(/^[A-Za-z0-9]{9}$/);
+    expect(sent[2].tool_call_id).toBe(id);
+  });
+
+  test('deepseek does not receive earlier reasoning_content back', async () => {
+    const client = await via({ provider: 'deepseek', baseURL: fake.url, credentials: { kind: 'none' } });
+    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a', reasoning_content: 'thinking' } as never, { role: 'user', content: 'q2' }] });
+    expect(fake.requests[0]!.body.messages[1]).toEqual({ role: 'assistant', content: 'a' });
+    expect(fake.requests[0]!.url).toBe('/chat/completions');
+  });
+
+  test('a key file is re-read when it changes (rotation) and never sent as the client key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'llmroute-key-'));
+    await writeFile(join(dir, 'apiKey'), 'sk-first\n');
+    const client = await via({ provider: 'openai', baseURL: `${fake.url}/v1`, credentials: { kind: 'file', path: join(dir, 'apiKey') } });
+    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(fake.requests[0]!.headers.authorization).toBe('Bearer sk-first');
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(join(dir, 'apiKey'), 'sk-second\n');
+    const deadline = Date.now() + 5000;
+    let seen = '';
+    while (seen !== 'Bearer sk-second' && Date.now() < deadline) {
+      await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+      seen = fake.requests.at(-1)!.headers.authorization as string;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toBe('Bearer sk-second');
+  });
+
+  test('the echo provider answers offline, streamed and not', async () => {
+    const client = await via({ provider: 'echo', baseURL: undefined, credentials: { kind: 'none' } });
+    const answer = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'ping pong' }] });
+    expect(answer.choices[0]!.message.content).toBe('echo: ping pong');
+    const final = await client.chat.completions.stream({ model: 'chat', messages: [{ role: 'user', content: 'ping pong' }] }).finalChatCompletion();
+    expect(final.choices[0]!.message.content).toBe('echo: ping pong');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('run-time policy (fail closed)', () => {
+  test('a backend the compiled policy does not admit is never called', async () => {
+    const client = await via(
+      { provider: 'openai-compatible', baseURL: fake.baseURL, region: 'us-east', credentials: { kind: 'none' } },
+      { extra: { policy: { allowedRegions: ['eu-west'] } } },
+    );
+    const error = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(403);
+    expect(error.code).toBe('denied_by_policy');
+    expect(error.message).toContain('region us-east not in allowedRegions [eu-west]');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
