@@ -1,0 +1,109 @@
+// The operator's control loop: informers (list + watch, restarted with backoff on any error) feed
+// a namespace-keyed work queue; each key runs reconcileNamespace().
+import * as k8s from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION } from './api/llmroute.ts';
+import { CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
+import { reconcileNamespace, type ReconcileOutcome } from './reconcile/reconciler.ts';
+import { WorkQueue } from './reconcile/work-queue.ts';
+
+export interface ControllerLogger {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ControllerOptions {
+  kubeConfig: k8s.KubeConfig;
+  logger?: ControllerLogger;
+  secretsDir?: string;
+  onReconciled?(namespace: string, outcome: ReconcileOutcome): void;
+}
+
+export interface Controller {
+  /** Resolves once every informer has listed once. */
+  ready: Promise<void>;
+  queueDepth(): number;
+  stop(): Promise<void>;
+}
+
+type Obj = k8s.KubernetesObject & { status?: unknown };
+
+const quiet: ControllerLogger = { info() {}, error() {} };
+
+export function startController(options: ControllerOptions): Controller {
+  const { kubeConfig: kc } = options;
+  const logger = options.logger ?? quiet;
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const listCustom = (plural: string) => () =>
+    custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural }) as Promise<k8s.KubernetesListObject<Obj>>;
+  const selector = `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`;
+
+  const informers = {
+    routes: k8s.makeInformer<Obj>(kc, `/apis/${API_GROUP}/${API_VERSION}/llmroutes`, listCustom('llmroutes')),
+    policies: k8s.makeInformer<Obj>(kc, `/apis/${API_GROUP}/${API_VERSION}/llmpolicies`, listCustom('llmpolicies')),
+    configMaps: k8s.makeInformer<k8s.V1ConfigMap>(kc, '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces({ labelSelector: selector }), selector),
+  };
+
+  const queue = new WorkQueue(async (namespace) => {
+    try {
+      const outcome = await reconcileNamespace(
+        namespace,
+        {
+          routes: (ns) => informers.routes.list(ns) as never,
+          policies: (ns) => [...informers.policies.list(ns)],
+          configMapExists: (ns) => informers.configMaps.get(CONFIGMAP_NAME, ns) !== undefined,
+        },
+        { objects, custom },
+        options.secretsDir ? { secretsDir: options.secretsDir } : {},
+      );
+      if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusWrites: outcome.statusWrites }, 'reconciled');
+      options.onReconciled?.(namespace, outcome);
+    } catch (err) {
+      logger.error({ namespace, error: (err as Error).message }, 'reconcile failed; will retry');
+      throw err;
+    }
+  });
+
+  let stopped = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const starts: Promise<void>[] = [];
+  for (const [name, informer] of Object.entries(informers) as Array<[string, k8s.Informer<Obj> & k8s.ObjectCache<Obj>]>) {
+    const enqueue = (obj: Obj) => {
+      if (obj.metadata?.namespace) queue.add(obj.metadata.namespace);
+    };
+    informer.on('add', enqueue);
+    informer.on('update', enqueue);
+    informer.on('delete', enqueue);
+    let failures = 0;
+    // makeInformer relists on 410 Gone by itself but stops on any other error: restart it.
+    informer.on('error', (err: unknown) => {
+      if (stopped) return;
+      failures++;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+      logger.error({ informer: name, error: String((err as Error)?.message ?? err), retryInMs: delay }, 'watch failed; restarting');
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (!stopped) informer.start().then(() => (failures = 0), () => undefined);
+      }, delay);
+      timers.add(timer);
+    });
+    starts.push(informer.start());
+  }
+  // Resync: re-check every namespace we know of periodically, so drift is repaired even without events.
+  const resync = setInterval(() => {
+    for (const r of informers.routes.list()) if (r.metadata?.namespace) queue.add(r.metadata.namespace);
+  }, 60_000);
+
+  return {
+    ready: Promise.all(starts).then(() => undefined),
+    queueDepth: () => queue.depth(),
+    async stop() {
+      stopped = true;
+      clearInterval(resync);
+      for (const t of timers) clearTimeout(t);
+      queue.stop();
+      await Promise.all(Object.values(informers).map((i) => i.stop()));
+    },
+  };
+}

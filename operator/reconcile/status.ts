@@ -1,0 +1,61 @@
+// Route status from a compile result: conditions (Ready, Compiled, PolicyCompliant) with
+// observedGeneration, and per-backend admission. Pure; lastTransitionTime is kept while a
+// condition's status does not change, so an unchanged status compares equal and is not rewritten.
+import type { RouteStatus } from '../compile/compile.ts';
+
+export interface Condition {
+  type: 'Ready' | 'Compiled' | 'PolicyCompliant';
+  status: 'True' | 'False';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface LLMRouteStatus {
+  observedGeneration?: number;
+  backendsAdmitted: string;
+  conditions: Condition[];
+  backends: Array<{ name: string; admitted: boolean; reason: string; message: string }>;
+}
+
+export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatus> | undefined, now: string): LLMRouteStatus {
+  const admitted = result.backends.filter((b) => b.admitted).length;
+  const denied = result.backends.filter((b) => b.reason === 'DeniedByPolicy');
+  const compiled = result.reason !== 'InvalidSpec' && result.reason !== 'ModelConflict';
+  const gen = result.observedGeneration;
+  const make = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
+    const before = previous?.conditions?.find((c) => c.type === type);
+    const status = ok ? 'True' : 'False';
+    return {
+      type,
+      status,
+      ...(gen !== undefined ? { observedGeneration: gen } : {}),
+      lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
+      reason,
+      message: message.slice(0, 32_000),
+    };
+  };
+  const conditions = [
+    make('Ready', result.compiled, result.compiled ? (denied.length > 0 ? 'PartiallyAdmitted' : 'Ready') : result.reason, result.compiled ? `${result.message}; serving models in the namespace ConfigMap llmroute-config` : result.message),
+    make('Compiled', compiled, compiled ? 'Compiled' : result.reason, compiled ? 'the spec compiled' : result.message),
+    make('PolicyCompliant', denied.length === 0, denied.length === 0 ? 'Compliant' : 'DeniedByPolicy', denied.length === 0 ? 'every backend is admitted by the namespace policy' : denied.map((b) => `${b.name}: ${b.message}`).join('; ')),
+  ];
+  return {
+    ...(gen !== undefined ? { observedGeneration: gen } : {}),
+    backendsAdmitted: `${admitted}/${result.backends.length}`,
+    conditions,
+    backends: result.backends.map((b) => ({ name: b.name, admitted: b.admitted, reason: b.reason, message: b.message })),
+  };
+}
+
+/** Equal when nothing a reader would see changed (ignores key order). */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)]));
+  return v;
+}

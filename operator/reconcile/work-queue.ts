@@ -1,0 +1,62 @@
+// A work queue keyed by namespace: a key queued many times runs once; a key is never processed
+// by two workers at once (changes during processing queue it again); failures are retried with
+// per-key exponential backoff; at most `concurrency` keys run at a time.
+export class WorkQueue {
+  private readonly pending = new Set<string>();
+  private readonly running = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly work: (key: string) => Promise<void>;
+  private readonly concurrency: number;
+
+  constructor(work: (key: string) => Promise<void>, concurrency = 4) {
+    this.work = work;
+    this.concurrency = concurrency;
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.running.has(key)) this.dirty.add(key);
+    else this.pending.add(key);
+    this.pump();
+  }
+
+  depth(): number {
+    return this.pending.size + this.running.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  private pump(): void {
+    for (const key of this.pending) {
+      if (this.running.size >= this.concurrency) return;
+      this.pending.delete(key);
+      this.running.add(key);
+      void this.run(key);
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    try {
+      await this.work(key);
+      this.failures.delete(key);
+    } catch {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.add(key);
+      }, Math.min(30_000, 100 * 2 ** n));
+      this.timers.add(timer);
+    } finally {
+      this.running.delete(key);
+      if (this.dirty.delete(key)) this.pending.add(key);
+      this.pump();
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { startCluster, type Cluster } from './harness.ts';
+import { startController, type Controller } from '#operator/controller.ts';
+import { parseConfigText } from '#proxy/config/parse.ts';
+import { startProxy } from '#proxy/server.ts';
+import { startOpenAIFake } from '#test/fakes/openai-fake.ts';
+import OpenAI from 'openai';
+
+let cluster: Cluster;
+let controller: Controller;
+let core: k8s.CoreV1Api;
+let custom: k8s.CustomObjectsApi;
+
+const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  controller = startController({ kubeConfig: cluster.kubeConfig });
+  await controller.ready;
+}, 120_000);
+
+afterAll(async () => {
+  await controller?.stop();
+  await cluster?.stop();
+}, 60_000);
+
+async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not happen in time${last ? `: ${String(last)}` : ''}`);
+}
+
+async function namespace(name: string): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name } } });
+}
+
+const route = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name }, spec });
+const openai = { name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', credentials: { secretRef: { name: 'openai-key', key: 'apiKey' } } };
+const mistral = { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', region: 'eu-west', dataRetention: 'zero', credentials: { env: 'MISTRAL_API_KEY' } };
+
+async function compiledConfig(ns: string, predicate: (text: string) => boolean) {
+  return eventually(async () => {
+    const cm = await core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: ns });
+    const text = cm.data?.['config.yaml'];
+    return text !== undefined && predicate(text) ? { cm, text } : undefined;
+  }, `ConfigMap in ${ns}`);
+}
+
+describe('operator against a real kube-apiserver', () => {
+  test('a route becomes the namespace ConfigMap, with status, and updates and deletes follow', async () => {
+    await namespace('shop');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [openai] }) });
+    const { cm, text } = await compiledConfig('shop', (t) => t.includes('chat'));
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.routes[0]!.backends[0]!.credentials).toEqual({ kind: 'file', path: '/var/run/llmroute/secrets/openai-key/apiKey' });
+    expect(cm.metadata?.annotations?.['llmroute.dev/config-generation']).toBe(parsed.config.generation);
+    expect(cm.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'LLMRoute', name: 'chat' });
+
+    const status = await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
+      return obj.status?.observedGeneration === 1 ? obj.status : undefined;
+    }, 'status');
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+
+    // Update: the new model appears and observedGeneration follows.
+    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat', body: { spec: { models: ['chat', 'assistant'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await compiledConfig('shop', (t) => t.includes('assistant'));
+    await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' })) as { status?: { observedGeneration?: number } };
+      return obj.status?.observedGeneration === 2 ? true : undefined;
+    }, 'observedGeneration 2');
+
+    // A second route, then delete the first: its models disappear.
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', body: route('other', { models: ['other'], backends: [mistral] }) });
+    await compiledConfig('shop', (t) => t.includes('other'));
+    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' });
+    await compiledConfig('shop', (t) => !t.includes('assistant') && t.includes('other'));
+  }, 60_000);
+
+  test('a policy leaves a denied backend out and the status names the rule', async () => {
+    await namespace('eu');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'residency' }, spec: { allowedRegions: ['eu-west', 'eu-central'] } } });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [openai, mistral] }) });
+    const { text } = await compiledConfig('eu', (t) => t.includes('mistral'));
+    expect(text).not.toContain('name: openai');
+    const status = await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', name: 'chat' })) as { status?: { backends?: Array<{ name: string; admitted: boolean; reason: string; message: string }>; backendsAdmitted?: string } };
+      return obj.status?.backends ? obj.status : undefined;
+    }, 'status with backends');
+    expect(status.backendsAdmitted).toBe('1/2');
+    expect(status.backends?.find((b) => b.name === 'openai')).toMatchObject({ admitted: false, reason: 'DeniedByPolicy', message: 'region us-east not in allowedRegions [eu-west, eu-central]' });
+  }, 60_000);
+
+  test.each([
+    ['duplicate backend names', { models: ['m'], backends: [mistral, mistral] }, 'Duplicate value'],
+    ['an unknown provider', { models: ['m'], backends: [{ ...mistral, provider: 'skynet' }] }, 'spec.backends[0].provider'],
+    ['two credential kinds at once', { models: ['m'], backends: [{ ...mistral, credentials: { env: 'A', none: true } }] }, 'set exactly one of secretRef, env or none'],
+    ['a bad duration', { models: ['m'], backends: [{ ...mistral, timeouts: { total: 'forever' } }] }, 'spec.backends[0].timeouts.total'],
+    ['no models', { models: [], backends: [mistral] }, 'spec.models'],
+  ])('the apiserver rejects %s with a clear message', async (_name, spec, message) => {
+    const error = await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'default', plural: 'llmroutes', body: route('bad', spec) }).catch((e: unknown) => e);
+    expect((error as { code?: number }).code).toBe(422);
+    expect(String((error as { body?: string }).body ?? error)).toContain(message);
+  });
+
+  test('a hand-deleted ConfigMap is recreated (drift repair)', async () => {
+    await namespace('drift');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'drift', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    const { cm } = await compiledConfig('drift', (t) => t.includes('chat'));
+    await core.deleteNamespacedConfigMap({ name: 'llmroute-config', namespace: 'drift' });
+    const { cm: again } = await compiledConfig('drift', (t) => t.includes('chat'));
+    expect(again.metadata?.uid).not.toBe(cm.metadata?.uid);
+  }, 60_000);
+
+  test('the proxy routes by the config the operator wrote', async () => {
+    const fake = await startOpenAIFake({ content: 'from the cluster config' });
+    await namespace('app');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'app', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [{ name: 'local', provider: 'openai-compatible', model: 'llama', baseURL: fake.baseURL, credentials: { none: true } }] }) });
+    const { text } = await compiledConfig('app', (t) => t.includes('llama'));
+    const proxy = await startProxy({ configText: text, port: 0, adminPort: 0 });
+    try {
+      const client = new OpenAI({ baseURL: `${proxy.llmUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const answer = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+      expect(answer.choices[0]!.message.content).toBe('from the cluster config');
+      expect(fake.requests[0]!.body.model).toBe('llama');
+    } finally {
+      await proxy.close();
+      await fake.close();
+    }
+  }, 60_000);
+
+  test('the operator converges again after the apiserver restarts', async () => {
+    await cluster.restartApiServer();
+    await namespace('after-restart');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'after-restart', plural: 'llmroutes', body: route('chat', { models: ['late'], backends: [mistral] }) });
+    await compiledConfig('after-restart', (t) => t.includes('late'));
+  }, 90_000);
+});
