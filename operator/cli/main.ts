@@ -11,6 +11,7 @@ commands:
   proxy    --config FILE [--host 127.0.0.1] [--port 4000] [--admin-port 4001]   run the sidecar
   dev      -f FILE [-f FILE...] [--port 4000]   compile and serve, recompiling on change
   demo     serve the embedded default config and send it one request
+  operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]   reconcile LLMRoutes into ConfigMaps
 `;
 
 type Command = (argv: string[]) => Promise<number>;
@@ -37,6 +38,7 @@ const commands: Record<string, Command> = {
   proxy: async (argv) => (await import('../../proxy/main.ts')).runProxyCommand(argv),
   dev: async (argv) => (await import('./dev-command.ts')).runDevCommand(argv),
   demo: async (argv) => (await import('../../proxy/main.ts')).runDemoCommand(argv),
+  operator: async (argv) => (await import('../main.ts')).runOperatorCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {

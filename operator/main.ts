@@ -1,0 +1,41 @@
+// `llmroute operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]`: runs the
+// reconciler in a cluster (in-cluster config) or from a workstation (kubeconfig).
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { startController } from './controller.ts';
+import { createLogger } from '../proxy/logger.ts';
+
+export async function runOperatorCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { kubeconfig: { type: 'string' }, 'admin-port': { type: 'string', default: '8081' }, 'secrets-dir': { type: 'string' } },
+    strict: true,
+  });
+  const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
+  const kubeConfig = new k8s.KubeConfig();
+  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const controller = startController({ kubeConfig, logger, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
+  let ready = false;
+  void controller.ready.then(() => {
+    ready = true;
+    logger.info({}, 'informers synced; reconciling');
+  });
+  const admin = createServer((req, res) => {
+    if (req.url === '/healthz') res.writeHead(200).end('ok');
+    else if (req.url === '/readyz') res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'syncing');
+    else res.writeHead(404).end();
+  });
+  admin.listen(Number(values['admin-port']), '0.0.0.0');
+  await once(admin, 'listening');
+  return new Promise((resolve) => {
+    const stop = () => {
+      logger.info({}, 'shutting down');
+      void controller.stop().then(() => admin.close(() => resolve(0)));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
