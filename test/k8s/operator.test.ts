@@ -105,7 +105,6 @@ describe('operator against a real kube-apiserver', () => {
   }, 60_000);
 
   test.each([
-    ['duplicate backend names', { models: ['m'], backends: [mistral, mistral] }, 'Duplicate value'],
     ['an unknown provider', { models: ['m'], backends: [{ ...mistral, provider: 'skynet' }] }, 'spec.backends[0].provider'],
     ['two credential kinds at once', { models: ['m'], backends: [{ ...mistral, credentials: { env: 'A', none: true } }] }, 'set exactly one of secretRef, env or none'],
     ['a bad duration', { models: ['m'], backends: [{ ...mistral, timeouts: { total: 'forever' } }] }, 'spec.backends[0].timeouts.total'],
