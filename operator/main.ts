@@ -4,24 +4,49 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { startController } from './controller.ts';
+import { hostname } from 'node:os';
+import { startController, type Controller } from './controller.ts';
+import { startLeaderElection } from './leader-election.ts';
 import { createLogger } from '../proxy/logger.ts';
 
 export async function runOperatorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { kubeconfig: { type: 'string' }, 'admin-port': { type: 'string', default: '8081' }, 'secrets-dir': { type: 'string' } },
+    options: {
+      kubeconfig: { type: 'string' },
+      'admin-port': { type: 'string', default: '8081' },
+      'secrets-dir': { type: 'string' },
+      'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'llmroute-system' },
+    },
     strict: true,
   });
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const kubeConfig = new k8s.KubeConfig();
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
-  const controller = startController({ kubeConfig, logger, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
-  let ready = false;
-  void controller.ready.then(() => {
-    ready = true;
-    logger.info({}, 'informers synced; reconciling');
+  // Only the leader reconciles; a follower is ready (it can take over) but idle.
+  let controller: Controller | undefined;
+  let ready = true;
+  const elector = startLeaderElection({
+    kubeConfig,
+    namespace: values['lease-namespace'],
+    name: 'llmroute-operator',
+    identity: `${hostname()}-${process.pid}`,
+    onStartedLeading: () => {
+      logger.info({}, 'became leader; starting informers');
+      ready = false;
+      controller = startController({ kubeConfig, logger, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
+      void controller.ready.then(() => {
+        ready = true;
+        logger.info({}, 'informers synced; reconciling');
+      });
+    },
+    onStoppedLeading: () => {
+      logger.info({}, 'lost leadership; stopping informers');
+      void controller?.stop();
+      controller = undefined;
+      ready = true;
+    },
   });
   const admin = createServer((req, res) => {
     if (req.url === '/healthz') res.writeHead(200).end('ok');
@@ -33,7 +58,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const stop = () => {
       logger.info({}, 'shutting down');
-      void controller.stop().then(() => admin.close(() => resolve(0)));
+      void Promise.all([controller?.stop(), elector.stop()]).then(() => admin.close(() => resolve(0)));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

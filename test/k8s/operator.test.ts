@@ -148,3 +148,26 @@ describe('operator against a real kube-apiserver', () => {
     await compiledConfig('after-restart', (t) => t.includes('late'));
   }, 90_000);
 });
+
+describe('leader election', () => {
+  test('two replicas elect one leader and the other takes over when it stops', async () => {
+    const { startLeaderElection } = await import('#operator/leader-election.ts');
+    await namespace('llmroute-system');
+    const events: string[] = [];
+    const elector = (id: string) =>
+      startLeaderElection({
+        kubeConfig: cluster.kubeConfig, namespace: 'llmroute-system', name: 'llmroute-operator', identity: id, leaseMs: 3000, renewMs: 500,
+        onStartedLeading: () => events.push(`${id} leads`), onStoppedLeading: () => events.push(`${id} stops`),
+      });
+    const a = elector('replica-a');
+    await eventually(async () => (a.isLeader() ? true : undefined), 'replica-a leading');
+    const b = elector('replica-b');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(b.isLeader()).toBe(false);
+    await a.stop();
+    await eventually(async () => (b.isLeader() ? true : undefined), 'replica-b taking over');
+    expect(a.isLeader()).toBe(false);
+    await b.stop();
+    expect(events).toEqual(['replica-a leads', 'replica-a stops', 'replica-b leads', 'replica-b stops']);
+  }, 60_000);
+});
