@@ -4,6 +4,10 @@ import { z } from 'zod';
 import type { ChatMessage } from '../openai/types.ts';
 import { bearer, noOptions, openAICompatible } from './openai-compatible.ts';
 
+function mapMessages(body: Record<string, unknown>, map: (message: ChatMessage) => ChatMessage): void {
+  if (Array.isArray(body.messages)) body.messages = (body.messages as ChatMessage[]).map(map);
+}
+
 const endpointURL = (baseURL: string, endpoint: string) => `${baseURL}/${endpoint}`;
 
 export const openaiAdapter = openAICompatible({
@@ -46,9 +50,7 @@ export const mistralAdapter = openAICompatible({
   url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
   auth: bearer,
   adjustRequest(body) {
-    const messages = body.messages as ChatMessage[] | undefined;
-    if (!Array.isArray(messages)) return;
-    body.messages = messages.map((m) => {
+    mapMessages(body, (m) => {
       if (m.tool_calls) return { ...m, tool_calls: m.tool_calls.map((c) => ({ ...c, id: mistralToolCallId(c.id) })) };
       if (m.role === 'tool' && typeof m.tool_call_id === 'string') return { ...m, tool_call_id: mistralToolCallId(m.tool_call_id) };
       return m;
@@ -65,9 +67,7 @@ export const deepseekAdapter = openAICompatible({
   auth: bearer,
   adjustRequest(body) {
     // deepseek-reasoner rejects `reasoning_content` sent back in earlier assistant turns.
-    const messages = body.messages as ChatMessage[] | undefined;
-    if (!Array.isArray(messages)) return;
-    body.messages = messages.map((m) => {
+    mapMessages(body, (m) => {
       if (m.reasoning_content === undefined) return m;
       const { reasoning_content: _dropped, ...rest } = m;
       return rest;
