@@ -5,6 +5,7 @@ import { API_GROUP, API_VERSION } from './api/llmroute.ts';
 import { CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
 import { reconcileNamespace, type ReconcileOutcome } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/work-queue.ts';
+import type { OperatorMetrics } from './metrics.ts';
 
 export interface ControllerLogger {
   info(obj: object, msg?: string): void;
@@ -15,6 +16,7 @@ export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
   logger?: ControllerLogger;
   secretsDir?: string;
+  metrics?: OperatorMetrics;
   onReconciled?(namespace: string, outcome: ReconcileOutcome): void;
 }
 
@@ -45,7 +47,9 @@ export function startController(options: ControllerOptions): Controller {
     configMaps: k8s.makeInformer<k8s.V1ConfigMap>(kc, '/api/v1/configmaps', () => core.listConfigMapForAllNamespaces({ labelSelector: selector }), selector),
   };
 
+  const metrics = options.metrics;
   const queue = new WorkQueue(async (namespace) => {
+    const endTimer = metrics?.reconcileSeconds.startTimer();
     try {
       const outcome = await reconcileNamespace(
         namespace,
@@ -58,10 +62,16 @@ export function startController(options: ControllerOptions): Controller {
         options.secretsDir ? { secretsDir: options.secretsDir } : {},
       );
       if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusWrites: outcome.statusWrites }, 'reconciled');
+      metrics?.reconciles.inc({ result: 'success' });
+      metrics?.statusWrites.inc(outcome.statusWrites);
       options.onReconciled?.(namespace, outcome);
     } catch (err) {
       logger.error({ namespace, error: (err as Error).message }, 'reconcile failed; will retry');
+      metrics?.reconciles.inc({ result: 'error' });
       throw err;
+    } finally {
+      endTimer?.();
+      metrics?.queueDepth.set(queue.depth());
     }
   });
 

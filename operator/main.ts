@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { startController, type Controller } from './controller.ts';
 import { startLeaderElection } from './leader-election.ts';
+import { createOperatorMetrics } from './metrics.ts';
 import { createLogger } from '../proxy/logger.ts';
 
 export async function runOperatorCommand(argv: string[]): Promise<number> {
@@ -26,6 +27,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   else kubeConfig.loadFromDefault();
   // Only the leader reconciles; a follower is ready (it can take over) but idle.
   let controller: Controller | undefined;
+  const metrics = createOperatorMetrics();
   let ready = true;
   const elector = startLeaderElection({
     kubeConfig,
@@ -35,7 +37,8 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     onStartedLeading: () => {
       logger.info({}, 'became leader; starting informers');
       ready = false;
-      controller = startController({ kubeConfig, logger, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
+      metrics.isLeader.set(1);
+      controller = startController({ kubeConfig, logger, metrics, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
       void controller.ready.then(() => {
         ready = true;
         logger.info({}, 'informers synced; reconciling');
@@ -43,6 +46,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     },
     onStoppedLeading: () => {
       logger.info({}, 'lost leadership; stopping informers');
+      metrics.isLeader.set(0);
       void controller?.stop();
       controller = undefined;
       ready = true;
@@ -51,6 +55,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   const admin = createServer((req, res) => {
     if (req.url === '/healthz') res.writeHead(200).end('ok');
     else if (req.url === '/readyz') res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'syncing');
+    else if (req.url === '/metrics') void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
     else res.writeHead(404).end();
   });
   admin.listen(Number(values['admin-port']), '0.0.0.0');

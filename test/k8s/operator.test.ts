@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness.ts';
 import { startController, type Controller } from '#operator/controller.ts';
+import { createOperatorMetrics } from '#operator/metrics.ts';
 import { parseConfigText } from '#proxy/config/parse.ts';
 import { startProxy } from '#proxy/server.ts';
 import { startOpenAIFake } from '#test/fakes/openai-fake.ts';
@@ -11,6 +12,7 @@ let cluster: Cluster;
 let controller: Controller;
 let core: k8s.CoreV1Api;
 let custom: k8s.CustomObjectsApi;
+const metrics = createOperatorMetrics();
 
 const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
 
@@ -18,7 +20,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
   custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  controller = startController({ kubeConfig: cluster.kubeConfig });
+  controller = startController({ kubeConfig: cluster.kubeConfig, metrics });
   await controller.ready;
 }, 120_000);
 
@@ -140,6 +142,15 @@ describe('operator against a real kube-apiserver', () => {
       await fake.close();
     }
   }, 60_000);
+
+  test('reconciles and status writes are counted in the operator metrics', async () => {
+    const text = await metrics.registry.metrics();
+    const successes = Number(/llmroute_operator_reconciles_total\{result="success"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const writes = Number(/llmroute_operator_status_writes_total (\d+)/.exec(text)?.[1] ?? 0);
+    expect(successes).toBeGreaterThan(0);
+    expect(writes).toBeGreaterThan(0);
+    expect(text).toContain('llmroute_operator_reconcile_duration_seconds_bucket');
+  });
 
   test('the operator converges again after the apiserver restarts', async () => {
     await cluster.restartApiServer();
