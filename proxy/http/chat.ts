@@ -40,7 +40,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       }
       const stream = operation === 'chat' && (request as ChatCompletionRequest).stream === true;
       const clientWantsUsage = stream && (request as ChatCompletionRequest).stream_options?.include_usage === true;
-      telemetry.routeResolved({ route: route.config.name, clientModel: request.model, stream, logPrompts: runtime.policy.logPrompts });
+      telemetry.routeResolved({ route: route.config.name, clientModel: request.model, stream, logPrompts: runtime.config.policy.logPrompts });
       const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);
       attempts = result.attempts;
       res.setHeader('x-llmroute-attempts', String(result.attempts));

@@ -12,10 +12,10 @@ export interface OpenAICompatibleSpec<Options> {
   telemetryName: string;
   defaultBaseURL: string | undefined;
   optionsSchema: z.ZodType<Options>;
-  /** URL of an endpoint (`chat/completions`, `embeddings`) for this backend. */
-  url(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
-  /** Auth headers for the key (none when the key is undefined). */
-  auth(apiKey: string | undefined): Record<string, string>;
+  /** URL of an endpoint (`chat/completions`, `embeddings`) for this backend; default `{baseURL}/{endpoint}`. */
+  url?(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
+  /** Auth headers for the key (none when the key is undefined); default `Authorization: Bearer`. */
+  auth?(apiKey: string | undefined): Record<string, string>;
   /** Last adjustments of the outgoing body (e.g. Mistral's tool-call id format). */
   adjustRequest?(body: Record<string, unknown>): void;
   /** Whether the upstream accepts `stream_options.include_usage` (most do). */
@@ -24,14 +24,15 @@ export interface OpenAICompatibleSpec<Options> {
 
 export const noOptions = z.strictObject({});
 
-const bearer = (apiKey: string | undefined): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {});
-export { bearer };
+export const bearer = (apiKey: string | undefined): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {});
 
 function withModel(target: BackendTarget<unknown>, request: ChatCompletionRequest | EmbeddingsRequest): Record<string, unknown> {
   return { ...request, model: target.config.model };
 }
 
 export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): ProviderAdapter<Options> {
+  const url = spec.url ?? ((target, endpoint) => `${target.baseURL}/${endpoint}`);
+  const auth = spec.auth ?? bearer;
   return {
     name: spec.name,
     telemetryName: spec.telemetryName,
@@ -48,8 +49,8 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
       spec.adjustRequest?.(body);
       return {
         method: 'POST',
-        url: spec.url(target, 'chat/completions'),
-        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...spec.auth(target.apiKey) },
+        url: url(target, 'chat/completions'),
+        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...auth(target.apiKey) },
         body: JSON.stringify(body),
       };
     },
@@ -65,8 +66,8 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     buildEmbeddingsRequest(request, target): UpstreamRequest {
       return {
         method: 'POST',
-        url: spec.url(target, 'embeddings'),
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...spec.auth(target.apiKey) },
+        url: url(target, 'embeddings'),
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...auth(target.apiKey) },
         body: JSON.stringify(withModel(target, request)),
       };
     },

@@ -2,21 +2,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ChatMessage } from '../openai/types.ts';
-import { bearer, noOptions, openAICompatible } from './openai-compatible.ts';
+import { noOptions, openAICompatible } from './openai-compatible.ts';
 
 function mapMessages(body: Record<string, unknown>, map: (message: ChatMessage) => ChatMessage): void {
   if (Array.isArray(body.messages)) body.messages = (body.messages as ChatMessage[]).map(map);
 }
-
-const endpointURL = (baseURL: string, endpoint: string) => `${baseURL}/${endpoint}`;
 
 export const openaiAdapter = openAICompatible({
   name: 'openai',
   telemetryName: 'openai',
   defaultBaseURL: 'https://api.openai.com/v1',
   optionsSchema: z.strictObject({ organization: z.string().optional(), project: z.string().optional() }),
-  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
-  auth: bearer,
 });
 
 export const azureOptionsSchema = z.strictObject({
@@ -47,8 +43,6 @@ export const mistralAdapter = openAICompatible({
   telemetryName: 'mistral_ai',
   defaultBaseURL: 'https://api.mistral.ai/v1',
   optionsSchema: noOptions,
-  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
-  auth: bearer,
   adjustRequest(body) {
     mapMessages(body, (m) => {
       if (m.tool_calls) return { ...m, tool_calls: m.tool_calls.map((c) => ({ ...c, id: mistralToolCallId(c.id) })) };
@@ -63,8 +57,6 @@ export const deepseekAdapter = openAICompatible({
   telemetryName: 'deepseek',
   defaultBaseURL: 'https://api.deepseek.com',
   optionsSchema: noOptions,
-  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
-  auth: bearer,
   adjustRequest(body) {
     // deepseek-reasoner rejects `reasoning_content` sent back in earlier assistant turns.
     mapMessages(body, (m) => {
@@ -80,8 +72,6 @@ export const qwenAdapter = openAICompatible({
   telemetryName: 'alibaba.qwen',
   defaultBaseURL: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1',
   optionsSchema: noOptions,
-  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
-  auth: bearer,
 });
 
 export const selfHostedAdapter = openAICompatible({
@@ -89,6 +79,4 @@ export const selfHostedAdapter = openAICompatible({
   telemetryName: 'openai_compatible',
   defaultBaseURL: undefined, // vLLM, Ollama, llama.cpp: where it runs is the user's choice
   optionsSchema: noOptions,
-  url: (t, endpoint) => endpointURL(t.baseURL, endpoint),
-  auth: bearer,
 });

@@ -21,19 +21,29 @@ export function adapterFor(provider: ProviderName): AnyAdapter | undefined {
   return adapters[provider];
 }
 
-/** Problems with a backend that only its adapter can see (unknown provider, bad options, no baseURL). */
-export function backendAdapterIssues(backend: { provider: ProviderName; baseURL?: string | undefined; options?: Record<string, unknown> | undefined }): Array<{ path: string; message: string }> {
+type BackendAdapterFacts = { provider: ProviderName; baseURL?: string | undefined; options?: Record<string, unknown> | undefined };
+
+export type AdapterBinding =
+  | { ok: true; adapter: AnyAdapter; baseURL: string; options: Record<string, unknown> }
+  | { ok: false; issues: Array<{ path: string; message: string }> };
+
+/** A backend's adapter, validated options and base URL; or what only the adapter can see is wrong. */
+export function bindAdapter(backend: BackendAdapterFacts): AdapterBinding {
   const adapter = adapterFor(backend.provider);
-  if (!adapter) return [{ path: 'provider', message: `provider ${backend.provider} is not supported by this proxy version` }];
+  if (!adapter) return { ok: false, issues: [{ path: 'provider', message: `provider ${backend.provider} is not supported by this proxy version` }] };
   const issues: Array<{ path: string; message: string }> = [];
-  if (backend.baseURL === undefined && adapter.defaultBaseURL === undefined) {
-    issues.push({ path: 'baseURL', message: `provider ${backend.provider} has no default base URL; set baseURL` });
-  }
+  const baseURL = (backend.baseURL ?? adapter.defaultBaseURL)?.replace(/\/+$/, '');
+  if (!baseURL) issues.push({ path: 'baseURL', message: `provider ${backend.provider} has no default base URL; set baseURL` });
   const parsed = adapter.optionsSchema.safeParse(backend.options ?? {});
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      issues.push({ path: ['options', ...issue.path.map(String)].join('.'), message: issue.message });
-    }
+    for (const issue of parsed.error.issues) issues.push({ path: ['options', ...issue.path.map(String)].join('.'), message: issue.message });
   }
-  return issues;
+  if (issues.length > 0 || !baseURL || !parsed.success) return { ok: false, issues };
+  return { ok: true, adapter, baseURL, options: parsed.data as Record<string, unknown> };
+}
+
+/** Problems with a backend that only its adapter can see (unknown provider, bad options, no baseURL). */
+export function backendAdapterIssues(backend: BackendAdapterFacts): Array<{ path: string; message: string }> {
+  const binding = bindAdapter(backend);
+  return binding.ok ? [] : binding.issues;
 }

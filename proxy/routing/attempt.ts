@@ -3,7 +3,7 @@
 // client here, so any failure is still free to fail over.
 import type { Dispatcher } from 'undici';
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
-import type { SseEvent, StreamOutput, StreamTranslator, UpstreamError, UpstreamRequest } from '../providers/adapter.ts';
+import type { BackendTarget, SseEvent, StreamOutput, StreamTranslator, UpstreamError, UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
 import type { Pools } from '../upstream/pools.ts';
 import { sseEvents } from '../upstream/sse.ts';
@@ -18,8 +18,8 @@ export type AttemptResult =
   | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void }
   | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
 
-export interface AttemptInput {
-  backend: RuntimeBackend;
+/** The client's request as every attempt of it sees it. */
+export interface ClientRequest {
   operation: 'chat' | 'embeddings';
   request: ChatCompletionRequest | EmbeddingsRequest;
   stream: boolean;
@@ -27,6 +27,10 @@ export interface AttemptInput {
   clientModel: string;
   /** Aborted when the client goes away. */
   clientSignal: AbortSignal;
+}
+
+export interface AttemptInput extends ClientRequest {
+  backend: RuntimeBackend;
   extraHeaders: Readonly<Record<string, string>>;
   pools: Pools;
 }
@@ -37,8 +41,7 @@ const failure = (outcome: AttemptOutcome, status: number, reason: string, messag
   error: { status, retryable: true, reason, body: { error: { message, type: 'upstream_error', param: null, code } } },
 });
 
-function buildRequest(input: AttemptInput): UpstreamRequest {
-  const target = targetOf(input.backend);
+function buildRequest(input: AttemptInput, target: BackendTarget): UpstreamRequest {
   const adapter = input.backend.adapter;
   if (input.operation === 'embeddings') {
     if (!adapter.buildEmbeddingsRequest) throw new Error('embeddings not supported');
@@ -88,14 +91,14 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       release();
       return { kind: 'json', body: answer.body };
     }
-    return startStream(input, (async function* () {
+    return startStream(input, target, (async function* () {
       yield answer.events;
     })(), stream);
   }
 
   let upstream: UpstreamRequest;
   try {
-    upstream = buildRequest(input);
+    upstream = buildRequest(input, target);
   } catch (err) {
     release();
     throw err;
@@ -144,7 +147,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
     }
   }
-  return startStream(input, sseEvents(response.body), stream);
+  return startStream(input, target, sseEvents(response.body), stream);
 }
 
 interface StreamControl {
@@ -161,8 +164,8 @@ const midStreamError = (message: string, code: string, status = 502): StreamOutp
 });
 
 /** Reads the stream up to the first output; the rest is read by the caller after committing. */
-async function startStream(input: AttemptInput, events: AsyncGenerator<SseEvent[]>, control: StreamControl): Promise<AttemptResult> {
-  const translator = input.backend.adapter.createStreamTranslator(targetOf(input.backend), { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
+async function startStream(input: AttemptInput, target: BackendTarget, events: AsyncGenerator<SseEvent[]>, control: StreamControl): Promise<AttemptResult> {
+  const translator = input.backend.adapter.createStreamTranslator(target, { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
   const first: StreamOutput[] = [];
   try {
     while (first.length === 0) {

@@ -37,10 +37,6 @@ export class CircuitBreaker {
       this.ejectedUntil = now + Math.min(this.options.maxEjectionMs, this.options.baseEjectionMs * 2 ** (this.ejections - 1));
     }
   }
-
-  state(now: number = Date.now()): 'closed' | 'open' {
-    return this.isOpen(now) ? 'open' : 'closed';
-  }
 }
 
 /** Breakers by backend id; survives config reloads so a reload does not forgive a broken backend. */

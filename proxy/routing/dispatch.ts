@@ -2,12 +2,12 @@
 // Backends are tried in strategy order; a retryable failure moves to the next one; after the list
 // the route's `retries.attempts` extra tries go round again with backoff. Every attempt after the
 // first spends the retry budget, and an ejected backend is skipped unless all are ejected.
-import type { ChatCompletionRequest, EmbeddingsRequest, OpenAIErrorBody } from '../openai/types.ts';
+import type { OpenAIErrorBody } from '../openai/types.ts';
 import type { StreamOutput, StreamTranslator, UpstreamError } from '../providers/adapter.ts';
 import type { RuntimeBackend, RuntimeRoute } from '../runtime/runtime.ts';
 import type { AttemptReason, AttemptTelemetry, RequestTelemetry } from '../telemetry/hooks.ts';
 import type { Pools } from '../upstream/pools.ts';
-import { runAttempt } from './attempt.ts';
+import { runAttempt, type ClientRequest } from './attempt.ts';
 import { retryDelay } from './backoff.ts';
 import type { BreakerRegistry } from './circuit-breaker.ts';
 import { attemptOrder } from './order.ts';
@@ -21,14 +21,8 @@ export interface DispatchDeps {
   random?: () => number;
 }
 
-export interface DispatchInput {
+export interface DispatchInput extends ClientRequest {
   route: RuntimeRoute;
-  operation: 'chat' | 'embeddings';
-  request: ChatCompletionRequest | EmbeddingsRequest;
-  stream: boolean;
-  clientWantsUsage: boolean;
-  clientModel: string;
-  clientSignal: AbortSignal;
   telemetry: RequestTelemetry;
 }
 
@@ -72,6 +66,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
   deps.budget.deposit();
   const order = attemptOrder(route.config.strategy, allowed, deps.random);
   const maxAttempts = order.length + route.config.retries.attempts;
+  const { route: _route, telemetry: _telemetry, ...client } = input;
   const summary: AttemptSummary[] = [];
   const errors: UpstreamError[] = [];
   let lastBackend: RuntimeBackend | undefined;
@@ -96,17 +91,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     const reason: AttemptReason = attempt === 1 ? 'initial' : backend === lastBackend ? 'retry' : 'failover';
     lastBackend = backend;
     const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
-    const result = await runAttempt({
-      backend,
-      operation: input.operation,
-      request: input.request,
-      stream: input.stream,
-      clientWantsUsage: input.clientWantsUsage,
-      clientModel: input.clientModel,
-      clientSignal: input.clientSignal,
-      extraHeaders: attemptTelemetry.upstreamHeaders,
-      pools: deps.pools,
-    });
+    const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools });
     const breaker = deps.breakers.for(backend.id);
     if (result.kind === 'json') {
       breaker.recordSuccess();

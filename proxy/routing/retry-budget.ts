@@ -31,8 +31,4 @@ export class RetryBudget {
     this.tokens -= 1;
     return true;
   }
-
-  available(): number {
-    return this.tokens;
-  }
 }

@@ -1,9 +1,9 @@
 // Wire config -> runtime config: adapters bound, options validated, key sources opened and an O(1)
 // model -> route index built. Built once per config load; if it fails the previous runtime stays.
-import type { BackendConfig, PolicyConfig, ProxyConfig, RouteConfig } from '../config/schema.ts';
+import type { BackendConfig, ProxyConfig, RouteConfig } from '../config/schema.ts';
 import type { ConfigIssue } from '../config/issues.ts';
 import type { BackendTarget, ProviderAdapter } from '../providers/adapter.ts';
-import { adapterFor } from '../providers/registry.ts';
+import { bindAdapter } from '../providers/registry.ts';
 import { admitBackend } from '../policy/admit.ts';
 import { keySource, type KeySource } from './credentials.ts';
 
@@ -31,7 +31,6 @@ export interface RuntimeRoute {
 export interface Runtime {
   generation: string;
   config: ProxyConfig;
-  policy: PolicyConfig;
   routeFor(model: string): RuntimeRoute | undefined;
   /** Model names served, sorted (for /v1/models and 404 messages). */
   models: readonly string[];
@@ -50,28 +49,19 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
     const backends: RuntimeBackend[] = [];
     route.backends.forEach((backend, b) => {
       const at = `routes[${r}].backends[${b}]`;
-      const adapter = adapterFor(backend.provider);
-      if (!adapter) {
-        issues.push({ path: `${at}.provider`, message: `provider ${backend.provider} is not supported by this proxy version` });
+      const binding = bindAdapter(backend);
+      if (!binding.ok) {
+        for (const i of binding.issues) issues.push({ path: `${at}.${i.path}`, message: i.message });
         return;
       }
-      const options = adapter.optionsSchema.safeParse(backend.options);
-      if (!options.success) {
-        for (const i of options.error.issues) issues.push({ path: [`${at}.options`, ...i.path.map(String)].join('.'), message: i.message });
-        return;
-      }
-      const baseURL = (backend.baseURL ?? adapter.defaultBaseURL)?.replace(/\/+$/, '');
-      if (!baseURL) {
-        issues.push({ path: `${at}.baseURL`, message: `provider ${backend.provider} has no default base URL; set baseURL` });
-        return;
-      }
+      const { adapter, baseURL, options } = binding;
       const url = new URL(baseURL);
       const admission = admitBackend(backend, config.policy);
       backends.push({
         config: backend,
         adapter,
         baseURL,
-        options: options.data as Record<string, unknown>,
+        options,
         key: keySource(backend.credentials, env),
         id: `${route.name}/${backend.name}`,
         host: url.hostname,
@@ -84,5 +74,5 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
   });
   if (issues.length > 0) return { ok: false, issues };
   const models = [...index.keys()].sort();
-  return { ok: true, runtime: { generation: config.generation, config, policy: config.policy, routeFor: (m) => index.get(m), models } };
+  return { ok: true, runtime: { generation: config.generation, config, routeFor: (m) => index.get(m), models } };
 }
