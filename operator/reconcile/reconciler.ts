@@ -32,8 +32,9 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
 
   let statusWrites = 0;
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const byName = new Map(routes.map((r) => [r.metadata.name, r]));
   for (const status of result.routes) {
-    const route = routes.find((r) => r.metadata.name === status.name);
+    const route = byName.get(status.name);
     if (!route) continue;
     const next = routeStatus(status, route.status, now);
     if (sameStatus(next, route.status)) continue;

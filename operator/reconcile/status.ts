@@ -2,6 +2,7 @@
 // observedGeneration, and per-backend admission. Pure; lastTransitionTime is kept while a
 // condition's status does not change, so an unchanged status compares equal and is not rewritten.
 import type { RouteStatus } from '../compile/compile.ts';
+import { canonicalJson } from '../../proxy/config/generation.ts';
 
 export interface Condition {
   type: 'Ready' | 'Compiled' | 'PolicyCompliant';
@@ -51,11 +52,5 @@ export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatu
 
 /** Equal when nothing a reader would see changed (ignores key order). */
 export function sameStatus(a: unknown, b: unknown): boolean {
-  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)]));
-  return v;
+  return canonicalJson(a) === canonicalJson(b);
 }

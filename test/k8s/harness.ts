@@ -60,8 +60,6 @@ export async function startCluster(): Promise<Cluster> {
   writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`);
-  const logs = join(dir, 'logs');
-  execFileSync('mkdir', ['-p', logs]);
 
   const etcd = spawn(join(bin, 'etcd'), [
     '--name=harness', `--data-dir=${join(dir, 'etcd')}`,
