@@ -81,6 +81,8 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   readonly telemetryName: string;
   /** Used when the backend has no baseURL; undefined means baseURL is required. */
   readonly defaultBaseURL: string | undefined;
+  /** A default base URL that depends on the options (Vertex AI's host follows its location). */
+  defaultBaseURLFor?(options: Options): string | undefined;
   /** Schema of `backend.options`; checked once when the config is loaded. */
   readonly optionsSchema: z.ZodType<Options>;
 

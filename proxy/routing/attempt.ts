@@ -3,7 +3,7 @@
 // client here, so any failure is still free to fail over.
 import type { Dispatcher } from 'undici';
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
-import type { BackendTarget, SseEvent, StreamOutput, StreamTranslator, UpstreamError, UpstreamRequest } from '../providers/adapter.ts';
+import { UnsupportedRequestError, type BackendTarget, type SseEvent, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
 import type { Pools } from '../upstream/pools.ts';
 import { sseEvents } from '../upstream/sse.ts';
@@ -44,7 +44,9 @@ const failure = (outcome: AttemptOutcome, status: number, reason: string, messag
 function buildRequest(input: AttemptInput, target: BackendTarget): UpstreamRequest {
   const adapter = input.backend.adapter;
   if (input.operation === 'embeddings') {
-    if (!adapter.buildEmbeddingsRequest) throw new Error('embeddings not supported');
+    if (!adapter.buildEmbeddingsRequest) {
+      throw new UnsupportedRequestError(`backend ${input.backend.config.name} (${adapter.name}) has no embeddings API`, 'unsupported_operation', 'model');
+    }
     return adapter.buildEmbeddingsRequest(input.request as EmbeddingsRequest, target);
   }
   return adapter.buildChatRequest(input.request as ChatCompletionRequest, target);

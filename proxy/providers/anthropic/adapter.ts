@@ -1,0 +1,46 @@
+// `provider: anthropic`: the Anthropic Messages API behind the OpenAI chat API.
+import { z } from 'zod';
+import type { ProviderAdapter, UpstreamRequest } from '../adapter.ts';
+import { classifyAnthropicError } from './errors.ts';
+import { anthropicRequestBody } from './request.ts';
+import { anthropicToCompletion } from './response.ts';
+import { AnthropicStreamTranslator } from './stream.ts';
+
+export const anthropicOptionsSchema = z.strictObject({
+  /** `anthropic-version` header; pinned so an upstream default change cannot alter the wire format. */
+  version: z.string().min(1).default('2023-06-01'),
+  /** max_tokens sent when the client gives none (Anthropic requires one). */
+  defaultMaxTokens: z.number().int().positive().max(1_000_000).default(4096),
+  /** `x-api-key` for API keys (default); `bearer` for OAuth tokens and gateways that want Authorization. */
+  auth: z.enum(['x-api-key', 'bearer']).default('x-api-key'),
+  /** `anthropic-beta` flags to send, for features still in beta. */
+  betas: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
+});
+export type AnthropicOptions = z.infer<typeof anthropicOptionsSchema>;
+
+export const anthropicAdapter: ProviderAdapter<AnthropicOptions> = {
+  name: 'anthropic',
+  telemetryName: 'anthropic',
+  defaultBaseURL: 'https://api.anthropic.com',
+  optionsSchema: anthropicOptionsSchema,
+
+  buildChatRequest(request, target): UpstreamRequest {
+    const body = anthropicRequestBody(request, target.config.model, { defaultMaxTokens: target.options.defaultMaxTokens });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: request.stream ? 'text/event-stream' : 'application/json',
+      'anthropic-version': target.options.version,
+    };
+    if (target.options.betas.length > 0) headers['anthropic-beta'] = target.options.betas.join(',');
+    if (target.apiKey) {
+      if (target.options.auth === 'bearer') headers.authorization = `Bearer ${target.apiKey}`;
+      else headers['x-api-key'] = target.apiKey;
+    }
+    return { method: 'POST', url: `${target.baseURL}/v1/messages`, headers, body: JSON.stringify(body) };
+  },
+
+  parseChatResponse: (body, _target, clientModel) => anthropicToCompletion(body, clientModel),
+  createStreamTranslator: (_target, options) => new AnthropicStreamTranslator(options),
+  classifyError: classifyAnthropicError,
+};
+
