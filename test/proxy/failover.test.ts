@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
-import { backend, startWith, type Started } from './harness.ts';
+import { backend, startWith, waitFor, type Started } from './harness.ts';
 
 let a: OpenAIFake;
 let b: OpenAIFake;
@@ -204,11 +204,3 @@ describe('client disconnects cancel the upstream call', () => {
     expect(b.requests).toHaveLength(0);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

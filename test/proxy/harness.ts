@@ -27,3 +27,12 @@ export async function startWith(routes: RouteInput[], options: Partial<ProxyOpti
 export function backend(name: string, baseURL: string, extra: Record<string, unknown> = {}) {
   return { name, provider: 'openai-compatible' as const, model: `${name}-model`, baseURL, credentials: { kind: 'none' as const }, ...extra };
 }
+
+/** Polls until the condition holds (an upstream saw a request, a connection closed...). */
+export async function waitFor(condition: () => boolean, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

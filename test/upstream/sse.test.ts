@@ -1,0 +1,46 @@
+// The SSE reader under the stream translators: every separator the providers use, comments, and
+// UTF-8 characters split across network chunks.
+import { describe, expect, test } from '@jest/globals';
+import { sseEvents } from '#proxy/upstream/sse.ts';
+import type { SseEvent } from '#proxy/providers/adapter.ts';
+
+async function read(chunks: Uint8Array[]): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  for await (const batch of sseEvents((async function* () {
+    yield* chunks;
+  })())) events.push(...batch);
+  return events;
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('sseEvents', () => {
+  test.each([
+    ['\\n\\n', '\n\n'],
+    ['\\r\\n\\r\\n (Gemini)', '\r\n\r\n'],
+    ['\\r\\r', '\r\r'],
+  ])('events separated by %s', async (_name, separator) => {
+    const events = await read([bytes(`data: {"a":1}${separator}data: {"a":2}${separator}`)]);
+    expect(events).toEqual([{ data: '{"a":1}' }, { data: '{"a":2}' }]);
+  });
+
+  test('named events (Anthropic) keep their name; comments (DeepSeek keep-alive) are skipped', async () => {
+    const events = await read([bytes(': keep-alive\n\nevent: message_start\ndata: {"type":"message_start"}\n\n: ping\n\nevent: ping\ndata: {"type":"ping"}\n\n')]);
+    expect(events).toEqual([
+      { event: 'message_start', data: '{"type":"message_start"}' },
+      { event: 'ping', data: '{"type":"ping"}' },
+    ]);
+  });
+
+  test('a multi-byte character split between two network chunks arrives whole', async () => {
+    const whole = bytes('data: {"text":"Grüße 😀"}\n\n');
+    const cut = whole.indexOf(0xf0) + 2; // inside the 4-byte emoji
+    const events = await read([whole.slice(0, cut), whole.slice(cut)]);
+    expect(events).toEqual([{ data: '{"text":"Grüße 😀"}' }]);
+  });
+
+  test('a last event without its blank line (Gemini closes the connection) is not lost', async () => {
+    const events = await read([bytes('data: {"a":1}\n\ndata: {"last":true}')]);
+    expect(events).toEqual([{ data: '{"a":1}' }, { data: '{"last":true}' }]);
+  });
+});
