@@ -16,7 +16,14 @@ const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 8);
 const LOAD_RATE = Number(process.env.BENCH_RATE ?? 500);
 const CONNECTIONS = 50;
 
-interface Target { name: string; port: number; path: string; proc?: ChildProcess }
+interface Target {
+  name: string;
+  port: number;
+  path: string;
+  model: string;
+  /** The direct call this target's added latency is measured against. */
+  baseline: string;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -51,7 +58,7 @@ function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   return kb / 1024;
 }
 
-const body = (stream: boolean) => JSON.stringify({ model: 'bench', stream, messages: [{ role: 'user', content: 'Say hello.' }] });
+const body = (stream: boolean, model: string) => JSON.stringify({ model, stream, max_tokens: 64, messages: [{ role: 'user', content: 'Say hello.' }] });
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -62,7 +69,7 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
   const client = new Client(`http://127.0.0.1:${target.port}`, { pipelining: 1 });
   const total: number[] = [];
   const first: number[] = [];
-  const payload = body(stream);
+  const payload = body(stream, target.model);
   for (let i = 0; i < SEQUENTIAL + 100; i++) {
     const start = performance.now();
     const res = await client.request({ method: 'POST', path: target.path, body: payload, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
@@ -87,7 +94,7 @@ async function underLoad(target: Target, stream: boolean): Promise<{ p50: number
     url: `http://127.0.0.1:${target.port}${target.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
-    body: body(stream),
+    body: body(stream, target.model),
     connections: CONNECTIONS,
     overallRate: LOAD_RATE,
     duration: LOAD_SECONDS,
@@ -110,21 +117,27 @@ async function main(): Promise<void> {
     '    models: [bench]',
     '    backends:',
     `      - {name: up, provider: openai-compatible, model: bench-model, baseURL: "http://127.0.0.1:${upstream.port}/v1", credentials: {kind: none}}`,
+    '  - name: bench-translated',
+    '    models: [bench-anthropic]',
+    '    backends:',
+    `      - {name: claude, provider: anthropic, model: bench-model, baseURL: "http://127.0.0.1:${upstream.port}", credentials: {kind: env, name: BENCH_ANTHROPIC_KEY}}`,
     '',
   ].join('\n'));
   const port = await freePort();
   const adminPort = await freePort();
   const ours = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn' },
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn', BENCH_ANTHROPIC_KEY: 'bench-key' },
   });
   await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
   await new Promise((r) => setTimeout(r, 500));
   const idleRss = rssMb(ours.pid, 'VmRSS');
 
   const targets: Target[] = [
-    { name: 'direct', port: upstream.port, path: '/v1/chat/completions' },
-    { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions' },
-    { name: 'llmroute', port, path: '/v1/chat/completions' },
+    { name: 'direct', port: upstream.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
+    { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
+    { name: 'llmroute', port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
+    { name: 'direct (Anthropic API)', port: upstream.port, path: '/v1/messages', model: 'bench', baseline: 'direct (Anthropic API)' },
+    { name: 'llmroute, translated to Anthropic', port, path: '/v1/chat/completions', model: 'bench-anthropic', baseline: 'direct (Anthropic API)' },
   ];
   const rows: string[] = [];
   let peakRss = 0;
@@ -135,8 +148,8 @@ async function main(): Promise<void> {
       for (const t of targets) seq[t.name] = await sequential(t, stream);
       for (const t of targets) load[t.name] = await underLoad(t, stream);
       const kind = stream ? 'streaming' : 'non-streaming';
-      for (const t of targets.slice(1)) {
-        const s = seq[t.name]!, d = seq.direct!, l = load[t.name]!, ld = load.direct!;
+      for (const t of targets.filter((x) => x.baseline !== x.name)) {
+        const s = seq[t.name]!, d = seq[t.baseline]!, l = load[t.name]!, ld = load[t.baseline]!;
         rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
       }
       rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
@@ -159,6 +172,9 @@ are noisy: compare the rows of one run, not runs across machines.
 - **Under load**: autocannon, ${CONNECTIONS} connections, ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s.
 - "Added" = the target's latency minus the direct call's latency in the same run (milliseconds).
 - The bare proxy is plain \`node:http\` with a keep-alive agent and no logic: the yardstick.
+- "llmroute, translated to Anthropic" answers the same OpenAI request from an Anthropic Messages upstream
+  (request, response and stream translated); its added latency is measured against a direct call to that
+  Anthropic-format upstream. Translation overhead = its row minus the untranslated llmroute row.
 
 | mode | target | added p50 seq | added p99 seq | added TTFT p50 seq | added p50 load | added p99 load | throughput vs direct | errors |
 |---|---|---|---|---|---|---|---|---|
@@ -167,7 +183,7 @@ ${rows.join('\n')}
 llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
 
 Targets (issue 3, sequential figures): added p50 ≤ 0.5 ms, p99 ≤ 2 ms, TTFT added ≤ 1 ms, idle RSS ≤ 70 MB;
-under load at most 1.5x what the bare proxy adds.
+under load at most 1.5x what the bare proxy adds. Issue 4: translation adds ≤ 0.3 ms per request.
 `;
   writeFileSync(join(root, 'bench/RESULTS.md'), report);
   process.stdout.write(report);

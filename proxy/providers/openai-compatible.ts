@@ -3,7 +3,7 @@
 // request/response quirks, given as data to `openAICompatible()`.
 import { z } from 'zod';
 import type { ProviderName } from '../config/schema.ts';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../openai/types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../openai/types.ts';
 import type { BackendTarget, ProviderAdapter, SseEvent, StreamOptions, StreamOutput, StreamTranslator, UpstreamError, UpstreamHeaders, UpstreamRequest } from './adapter.ts';
 import { classifyOpenAIStyleError, upstreamErrorFromStreamPayload } from './openai-errors.ts';
 
@@ -20,6 +20,11 @@ export interface OpenAICompatibleSpec<Options> {
   adjustRequest?(body: Record<string, unknown>): void;
   /** Whether the upstream accepts `stream_options.include_usage` (most do). */
   streamUsage?: boolean;
+  /**
+   * Which assistant messages keep a `reasoning_content` the client sent back. Default none: it is
+   * DeepSeek's field, and other providers refuse unknown message fields.
+   */
+  keepReasoningContent?(message: ChatMessage): boolean;
 }
 
 export const noOptions = z.strictObject({});
@@ -28,6 +33,15 @@ export const bearer = (apiKey: string | undefined): Record<string, string> => (a
 
 function withModel(target: BackendTarget<unknown>, request: ChatCompletionRequest | EmbeddingsRequest): Record<string, unknown> {
   return { ...request, model: target.config.model };
+}
+
+function withoutReasoningContent(messages: ChatMessage[], keep: (message: ChatMessage) => boolean): ChatMessage[] {
+  if (!messages.some((m) => m.reasoning_content !== undefined)) return messages;
+  return messages.map((m) => {
+    if (m.reasoning_content === undefined || keep(m)) return m;
+    const { reasoning_content: _dropped, ...rest } = m;
+    return rest;
+  });
 }
 
 export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): ProviderAdapter<Options> {
@@ -41,6 +55,7 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
 
     buildChatRequest(request, target): UpstreamRequest {
       const body = withModel(target, request);
+      body.messages = withoutReasoningContent(request.messages, spec.keepReasoningContent ?? (() => false));
       if (request.stream && spec.streamUsage !== false) {
         // Ask for usage even when the client did not: telemetry and cost need it. The translator
         // hides the extra usage-only chunk from clients that did not ask.

@@ -57,14 +57,9 @@ export const deepseekAdapter = openAICompatible({
   telemetryName: 'deepseek',
   defaultBaseURL: 'https://api.deepseek.com',
   optionsSchema: noOptions,
-  adjustRequest(body) {
-    // deepseek-reasoner rejects `reasoning_content` sent back in earlier assistant turns.
-    mapMessages(body, (m) => {
-      if (m.reasoning_content === undefined) return m;
-      const { reasoning_content: _dropped, ...rest } = m;
-      return rest;
-    });
-  },
+  // In thinking mode DeepSeek requires an assistant turn that called tools to carry its
+  // reasoning_content back (400 otherwise); elsewhere it is dropped like for every provider.
+  keepReasoningContent: (message) => (message.tool_calls?.length ?? 0) > 0,
 });
 
 export const qwenAdapter = openAICompatible({

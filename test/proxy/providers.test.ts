@@ -49,11 +49,24 @@ describe('OpenAI-family provider quirks', () => {
     expect(sent[2].tool_call_id).toBe(id);
   });
 
-  test('deepseek does not receive earlier reasoning_content back', async () => {
+  test('deepseek gets reasoning_content back only on tool-calling turns (required in thinking mode)', async () => {
     const client = await via({ provider: 'deepseek', baseURL: fake.url, credentials: { kind: 'none' } });
-    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a', reasoning_content: 'thinking' } as never, { role: 'user', content: 'q2' }] });
-    expect(fake.requests[0]!.body.messages[1]).toEqual({ role: 'assistant', content: 'a' });
+    const [user, assistant, tool] = toolTurn;
+    await client.chat.completions.create({
+      model: 'chat',
+      messages: [user!, { role: 'assistant', content: 'a', reasoning_content: 'plain turn' } as never, { role: 'user', content: 'q2' }, { ...assistant!, reasoning_content: 'why call' } as never, tool!],
+    });
+    const sent = fake.requests[0]!.body.messages;
+    expect(sent[1]).toEqual({ role: 'assistant', content: 'a' });
+    expect(sent[3].reasoning_content).toBe('why call');
     expect(fake.requests[0]!.url).toBe('/chat/completions');
+  });
+
+  test('other providers never receive reasoning_content (an unknown message field for them)', async () => {
+    const client = await via({ provider: 'openai', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
+    const [user, assistant, tool] = toolTurn;
+    await client.chat.completions.create({ model: 'chat', messages: [user!, { ...assistant!, reasoning_content: 'x' } as never, tool!] });
+    expect(fake.requests[0]!.body.messages[1].reasoning_content).toBeUndefined();
   });
 
   test('a key file is re-read when it changes (rotation) and never sent as the client key', async () => {
