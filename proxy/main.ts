@@ -3,7 +3,10 @@
 import { parseArgs } from 'node:util';
 import { startProxy, type RunningProxy } from './server.ts';
 import { DEFAULT_CONFIG_TEXT } from './default-config.ts';
+import { backendCost } from './cost/cost.ts';
 import { createLogger } from './logger.ts';
+import { ProxyMetrics } from './telemetry/metrics.ts';
+import { createObserver, workloadIdentity } from './telemetry/observer.ts';
 
 export const serveOptions = {
   config: { type: 'string' },
@@ -33,7 +36,11 @@ export function waitForSignal(proxy: RunningProxy, extra: () => void = () => und
 export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
+  const metrics = new ProxyMetrics();
+  const telemetry = createObserver({ metrics, logger, costOf: backendCost, workload: workloadIdentity(process.env) });
   const proxy = await startProxy({
+    telemetry,
+    metrics: () => metrics.render(),
     ...(values.config ? { configPath: values.config } : { configText: DEFAULT_CONFIG_TEXT }),
     host: values.host,
     port: port(values.port, 'port'),

@@ -50,6 +50,17 @@ export const backendSchema = z.strictObject({
   timeouts: z
     .strictObject({ connectMs: millis.optional(), firstTokenMs: millis.optional(), totalMs: millis.optional() })
     .default({}),
+  /** Prices in USD per million tokens, overriding the shipped table field by field (negotiated
+   *  rates, self-hosted cost per token). */
+  pricing: z
+    .strictObject({
+      input: z.number().nonnegative().optional(),
+      cachedInput: z.number().nonnegative().optional(),
+      cacheWrite: z.number().nonnegative().optional(),
+      output: z.number().nonnegative().optional(),
+      reasoning: z.number().nonnegative().optional(),
+    })
+    .optional(),
   /** Provider-specific settings (for example Azure's apiVersion); each adapter owns their schema. */
   options: z.record(z.string(), z.unknown()).default({}),
 });

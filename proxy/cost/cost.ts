@@ -1,0 +1,48 @@
+// Price lookup and the cost of one completion's usage. Pure.
+import type { BackendConfig } from '../config/schema.ts';
+import type { Usage } from '../openai/types.ts';
+import { PRICE_TABLE, type Price } from './price-table.ts';
+
+/**
+ * The price of a provider's model: exact name first, then the longest table name that is a prefix
+ * followed by `-` (dated snapshots: gpt-4o-2024-08-06, claude-sonnet-4-5-20250929). An override
+ * wins field by field; a complete override prices even models the table does not know.
+ */
+export function priceOf(provider: string, model: string, override?: Partial<Price>): Price | undefined {
+  const table = PRICE_TABLE[provider] ?? {};
+  const name = model.toLowerCase().replace(/^models\//, '');
+  let listed = table[name];
+  if (!listed) {
+    const prefix = Object.keys(table)
+      .filter((key) => name.startsWith(`${key}-`))
+      .sort((a, b) => b.length - a.length)[0];
+    listed = prefix ? table[prefix] : undefined;
+  }
+  const merged = { ...(listed ?? {}), ...(override ?? {}) } as Partial<Price>;
+  if (merged.input === undefined || merged.output === undefined) return undefined;
+  const { checked: _checked, ...price } = merged as Price & { checked?: string };
+  return price;
+}
+
+/** USD for a usage: uncached input, cache reads, cache writes, output (reasoning apart if priced apart). */
+export function costOfUsage(usage: Usage, price: Price): number {
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens ?? 0;
+  const uncached = Math.max(0, usage.prompt_tokens - cached - cacheWrite);
+  const reasoning = price.reasoning !== undefined ? (usage.completion_tokens_details?.reasoning_tokens ?? 0) : 0;
+  const output = Math.max(0, usage.completion_tokens - reasoning);
+  const perMillion =
+    uncached * price.input +
+    cached * (price.cachedInput ?? price.input) +
+    cacheWrite * (price.cacheWrite ?? price.input) +
+    output * price.output +
+    reasoning * (price.reasoning ?? price.output);
+  return Math.round((perMillion / 1_000_000) * 1e10) / 1e10;
+}
+
+/** The cost of a usage on a backend (its pricing over the shipped table); undefined when unknown. */
+export function backendCost(backend: Pick<BackendConfig, 'provider' | 'model' | 'pricing'>, usage: Usage): number | undefined {
+  const override = backend.pricing ? (Object.fromEntries(Object.entries(backend.pricing).filter(([, v]) => v !== undefined)) as Partial<Price>) : undefined;
+  const price = priceOf(backend.provider, backend.model, override);
+  return price ? costOfUsage(usage, price) : undefined;
+}

@@ -1,0 +1,70 @@
+// List prices shipped with the product, in USD per million tokens. These are the providers'
+// published list prices as known on the `checked` date; negotiated rates and self-hosted costs go in
+// a backend's `pricing` (which wins field by field). A model missing here has an unknown cost,
+// reported as unknown, never as zero.
+export interface Price {
+  input: number;
+  /** Cache reads (OpenAI cached input, Anthropic cache_read, Gemini cached content). */
+  cachedInput?: number;
+  /** Anthropic cache writes (cache_creation_input_tokens). */
+  cacheWrite?: number;
+  output: number;
+  /** Only where reasoning is billed apart from output. */
+  reasoning?: number;
+}
+
+export interface PriceEntry extends Price {
+  checked: string;
+}
+
+type Table = Readonly<Record<string, PriceEntry>>;
+
+const OPENAI: Table = {
+  'gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10, checked: '2025-08-01' },
+  'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6, checked: '2025-08-01' },
+  'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8, checked: '2025-08-01' },
+  'gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6, checked: '2025-08-01' },
+  'gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
+  o3: { input: 2, cachedInput: 0.5, output: 8, checked: '2025-08-01' },
+  'o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4, checked: '2025-08-01' },
+  'gpt-5': { input: 1.25, cachedInput: 0.125, output: 10, checked: '2025-08-07' },
+  'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2, checked: '2025-08-07' },
+  'gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4, checked: '2025-08-07' },
+  'text-embedding-3-small': { input: 0.02, output: 0, checked: '2025-08-01' },
+  'text-embedding-3-large': { input: 0.13, output: 0, checked: '2025-08-01' },
+};
+
+export const PRICE_TABLE: Readonly<Record<string, Table>> = {
+  openai: OPENAI,
+  'azure-openai': OPENAI, // Azure's global deployments list the same prices; regional ones differ: override
+  anthropic: {
+    'claude-opus-4-1': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2025-08-05' },
+    'claude-opus-4': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2025-08-05' },
+    'claude-sonnet-4-5': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, checked: '2025-09-29' },
+    'claude-sonnet-4': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, checked: '2025-08-05' },
+    'claude-haiku-4-5': { input: 1, cachedInput: 0.1, cacheWrite: 1.25, output: 5, checked: '2025-10-15' },
+    'claude-3-5-haiku': { input: 0.8, cachedInput: 0.08, cacheWrite: 1, output: 4, checked: '2025-08-05' },
+  },
+  gemini: {
+    // Gemini 2.5 Pro's price doubles above 200k prompt tokens; the table holds the ≤200k tier.
+    'gemini-2.5-pro': { input: 1.25, cachedInput: 0.31, output: 10, checked: '2025-08-01' },
+    'gemini-2.5-flash': { input: 0.3, cachedInput: 0.075, output: 2.5, checked: '2025-08-01' },
+    'gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
+    'gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
+  },
+  mistral: {
+    'mistral-large-latest': { input: 2, output: 6, checked: '2025-08-01' },
+    'mistral-medium-latest': { input: 0.4, output: 2, checked: '2025-08-01' },
+    'mistral-small-latest': { input: 0.1, output: 0.3, checked: '2025-08-01' },
+    'codestral-latest': { input: 0.3, output: 0.9, checked: '2025-08-01' },
+  },
+  deepseek: {
+    'deepseek-chat': { input: 0.27, cachedInput: 0.07, output: 1.1, checked: '2025-08-01' },
+    'deepseek-reasoner': { input: 0.55, cachedInput: 0.14, output: 2.19, checked: '2025-08-01' },
+  },
+  qwen: {
+    'qwen-max': { input: 1.6, output: 6.4, checked: '2025-08-01' },
+    'qwen-plus': { input: 0.4, output: 1.2, checked: '2025-08-01' },
+    'qwen-turbo': { input: 0.05, output: 0.2, checked: '2025-08-01' },
+  },
+};

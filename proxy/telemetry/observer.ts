@@ -1,0 +1,147 @@
+// The Telemetry implementation behind the request path's seam: Prometheus metrics, one structured
+// log line per request, and the cost of each completion. Never records prompts, completions,
+// keys or headers; labels come from the config, not from the request.
+import type { BackendConfig } from '../config/schema.ts';
+import type { Usage } from '../openai/types.ts';
+import type { AttemptEnd, AttemptStart, AttemptTelemetry, RequestEnd, RequestStart, RequestTelemetry, RouteResolved, Telemetry } from './hooks.ts';
+import { statusClass, type ProxyMetrics } from './metrics.ts';
+
+export interface RequestLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+}
+
+/** USD cost of a usage on a backend, or undefined when no price is known (never 0 for unknown). */
+export type CostOf = (backend: BackendConfig, usage: Usage) => number | undefined;
+
+export interface ObserverOptions {
+  metrics: ProxyMetrics;
+  logger?: RequestLogger;
+  costOf?: CostOf;
+  /** Identity of the workload (namespace, pod, service account) from the downward API. */
+  workload?: Readonly<Record<string, string>>;
+  now?: () => number;
+}
+
+interface AttemptRecord {
+  backend: string;
+  provider: string;
+  reason: string;
+  outcome?: string;
+  status?: number;
+}
+
+export function createObserver(options: ObserverOptions): Telemetry {
+  const { metrics } = options;
+  const now = options.now ?? (() => performance.now());
+  return {
+    configLoaded(result) {
+      metrics.configLoads.inc({ result: result.ok ? 'ok' : 'refused' });
+      if (result.ok && result.generation) {
+        metrics.configGeneration.reset();
+        metrics.configGeneration.set({ generation: result.generation }, 1);
+      }
+    },
+    startRequest(info: RequestStart): RequestTelemetry {
+      const started = now();
+      let route = '(none)';
+      let stream = false;
+      let model: string | undefined;
+      const attempts: AttemptRecord[] = [];
+      let usage: Usage | undefined;
+      let costUsd: number | undefined;
+      let partial = false;
+      let firstTokenMs: number | undefined;
+      return {
+        routeResolved(r: RouteResolved) {
+          route = r.route;
+          stream = r.stream;
+          model = r.clientModel;
+          if (stream) metrics.inflightStreams.inc({ route });
+        },
+        startAttempt(a: AttemptStart): AttemptTelemetry {
+          const attemptStarted = now();
+          const labels = { route, backend: a.backend.name, provider: a.providerName };
+          const record: AttemptRecord = { backend: a.backend.name, provider: a.providerName, reason: a.reason };
+          attempts.push(record);
+          if (a.reason === 'failover') metrics.failovers.inc({ route, backend: a.backend.name });
+          return {
+            upstreamHeaders: {},
+            firstToken() {
+              const at = now();
+              firstTokenMs = at - started;
+              metrics.timeToFirstToken.observe(labels, (at - attemptStarted) / 1000);
+            },
+            end(result: AttemptEnd) {
+              record.outcome = result.outcome;
+              if (result.status !== undefined) record.status = result.status;
+              metrics.attempts.inc({ ...labels, reason: a.reason, outcome: result.outcome });
+              metrics.upstreamDuration.observe(labels, (now() - attemptStarted) / 1000);
+              if (!result.usage) return {};
+              usage = result.usage;
+              partial = result.partial === true;
+              countTokens(metrics, { ...labels, model: a.backend.model }, result.usage);
+              const cost = options.costOf?.(a.backend, result.usage);
+              if (cost === undefined) {
+                metrics.unpriced.inc({ ...labels, model: a.backend.model });
+                return {};
+              }
+              costUsd = cost;
+              metrics.costUsd.inc({ ...labels, model: a.backend.model }, cost);
+              return { costUsd: cost };
+            },
+          };
+        },
+        end(result: RequestEnd) {
+          const seconds = (now() - started) / 1000;
+          const operation = info.operation;
+          metrics.requests.inc({ operation, route, status_class: statusClass(result.status) });
+          metrics.requestDuration.observe({ operation, route }, seconds);
+          if (stream) metrics.inflightStreams.dec({ route });
+          options.logger?.info(
+            {
+              requestId: info.requestId,
+              operation,
+              route,
+              model,
+              stream,
+              status: result.status,
+              ...(result.errorCode ? { errorCode: result.errorCode } : {}),
+              attempts: attempts.map((x) => ({ backend: x.backend, reason: x.reason, outcome: x.outcome, status: x.status })),
+              backend: attempts.at(-1)?.backend,
+              durationMs: Math.round(seconds * 1000 * 100) / 100,
+              ...(firstTokenMs !== undefined ? { timeToFirstTokenMs: Math.round(firstTokenMs * 100) / 100 } : {}),
+              ...(usage ? { tokens: { input: usage.prompt_tokens, output: usage.completion_tokens, cachedInput: usage.prompt_tokens_details?.cached_tokens ?? 0, reasoning: usage.completion_tokens_details?.reasoning_tokens ?? 0 } } : {}),
+              costUsd: costUsd ?? null,
+              ...(partial ? { partial: true } : {}),
+              ...(options.workload ? { workload: options.workload } : {}),
+            },
+            'request',
+          );
+        },
+      };
+    },
+  };
+}
+
+function countTokens(metrics: ProxyMetrics, labels: Record<string, string>, usage: Usage): void {
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens ?? 0;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0;
+  const add = (type: string, n: number) => {
+    if (n > 0) metrics.tokens.inc({ ...labels, type }, n);
+  };
+  add('input', usage.prompt_tokens);
+  add('output', usage.completion_tokens);
+  add('cached_input', cached);
+  add('cache_write', cacheWrite);
+  add('reasoning', reasoning);
+}
+
+/** The workload identity the injector passes through the downward API (absent fields left out). */
+export function workloadIdentity(env: Readonly<Record<string, string | undefined>>): Record<string, string> | undefined {
+  const identity: Record<string, string> = {};
+  if (env.POD_NAMESPACE) identity.namespace = env.POD_NAMESPACE;
+  if (env.POD_NAME) identity.pod = env.POD_NAME;
+  if (env.POD_SERVICE_ACCOUNT) identity.serviceAccount = env.POD_SERVICE_ACCOUNT;
+  return Object.keys(identity).length > 0 ? identity : undefined;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, test } from '@jest/globals';
+import { backendCost, costOfUsage, priceOf } from '#proxy/cost/cost.ts';
+import { PRICE_TABLE } from '#proxy/cost/price-table.ts';
+
+describe('prices', () => {
+  test('dated snapshots match the longest listed prefix; unknown models have no price (not zero)', () => {
+    expect(priceOf('openai', 'gpt-4o-2024-08-06')).toEqual({ input: 2.5, cachedInput: 1.25, output: 10 });
+    expect(priceOf('openai', 'gpt-4o-mini-2024-07-18')?.input).toBe(0.15);
+    expect(priceOf('anthropic', 'claude-sonnet-4-5-20250929')?.output).toBe(15);
+    expect(priceOf('openai', 'gpt-9')).toBeUndefined();
+    expect(priceOf('openai-compatible', 'llama-3.1-70b')).toBeUndefined();
+  });
+
+  test('a backend override wins field by field; a complete override prices a self-hosted model', () => {
+    expect(priceOf('openai', 'gpt-4o', { input: 2 })).toEqual({ input: 2, cachedInput: 1.25, output: 10 });
+    expect(priceOf('openai-compatible', 'llama', { input: 0.05, output: 0.1 })).toEqual({ input: 0.05, output: 0.1 });
+    expect(priceOf('openai-compatible', 'llama', { input: 0.05 })).toBeUndefined();
+  });
+
+  test('every table entry has input and output prices and a checked date', () => {
+    for (const table of Object.values(PRICE_TABLE)) {
+      for (const [model, entry] of Object.entries(table)) {
+        expect([model, entry.input >= 0 && entry.output >= 0 && /^\d{4}-\d{2}-\d{2}$/.test(entry.checked)]).toEqual([model, true]);
+      }
+    }
+  });
+});
+
+describe('cost of a usage', () => {
+  test('OpenAI: cached input billed at the cached rate', () => {
+    // 1000 prompt of which 400 cached, 200 output on gpt-4o: 600*2.5 + 400*1.25 + 200*10 = 4000 per 1M
+    expect(backendCost({ provider: 'openai', model: 'gpt-4o' }, { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200, prompt_tokens_details: { cached_tokens: 400 } })).toBeCloseTo(0.004, 10);
+  });
+
+  test('Anthropic: cache reads and writes priced apart from fresh input', () => {
+    // claude-sonnet-4-5: 410 fresh*3 + 1200 read*0.3 + 100 write*3.75 + 38 out*15 = 1230+360+375+570 = 2535 per 1M
+    const usage = { prompt_tokens: 1710, completion_tokens: 38, total_tokens: 1748, prompt_tokens_details: { cached_tokens: 1200, cache_creation_tokens: 100 } };
+    expect(backendCost({ provider: 'anthropic', model: 'claude-sonnet-4-5' }, usage)).toBeCloseTo(0.002535, 10);
+  });
+
+  test('Gemini: thinking tokens are output tokens (billed at the output rate)', () => {
+    // gemini-2.5-flash: 95 in*0.3 + (9+40) out*2.5 = 28.5 + 122.5 = 151 per 1M
+    const usage = { prompt_tokens: 95, completion_tokens: 49, total_tokens: 144, completion_tokens_details: { reasoning_tokens: 40 } };
+    expect(backendCost({ provider: 'gemini', model: 'gemini-2.5-flash' }, usage)).toBeCloseTo(0.000151, 10);
+  });
+
+  test('reasoning priced apart when a price says so', () => {
+    expect(costOfUsage({ prompt_tokens: 0, completion_tokens: 100, total_tokens: 100, completion_tokens_details: { reasoning_tokens: 60 } }, { input: 1, output: 10, reasoning: 20 })).toBeCloseTo((40 * 10 + 60 * 20) / 1e6, 10);
+  });
+
+  test('unknown price is undefined, never 0', () => {
+    expect(backendCost({ provider: 'openai-compatible', model: 'mystery' }, { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 })).toBeUndefined();
+  });
+});

@@ -1,0 +1,114 @@
+// The proxy with its real telemetry (Prometheus metrics, request log, cost) driven by the openai SDK
+// through the Anthropic and Gemini fakes: figures match the upstream's usage, and a canary key and
+// prompt never show up in any log line or metric.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { backendCost } from '#proxy/cost/cost.ts';
+import { createLogger } from '#proxy/logger.ts';
+import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
+import { createObserver } from '#proxy/telemetry/observer.ts';
+import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
+import { startGeminiFake, type GeminiFake } from '#test/fakes/gemini-server.ts';
+import { startWith, type Started } from '#test/proxy/harness.ts';
+
+const CANARY_KEY = 'sk-ant-CANARY-7f3e9a1b2c4d';
+const CANARY_PROMPT = 'canary-prompt-5b8e2f9d: my secret plan';
+
+let anthropic: AnthropicFake;
+let gemini: GeminiFake;
+let proxy: Started;
+const lines: string[] = [];
+const metrics = new ProxyMetrics();
+
+beforeAll(async () => {
+  [anthropic, gemini] = await Promise.all([startAnthropicFake(), startGeminiFake()]);
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger('info', sink);
+  proxy = await startWith(
+    [
+      { name: 'ns/claude', models: ['claude'], backends: [{ name: 'claude', provider: 'anthropic', model: 'claude-sonnet-4-5', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
+      {
+        name: 'ns/failing-over',
+        models: ['resilient'],
+        backends: [
+          { name: 'claude', provider: 'anthropic', model: 'claude-sonnet-4-5', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } },
+          { name: 'gemini', provider: 'gemini', model: 'gemini-2.5-flash', baseURL: gemini.url, credentials: { kind: 'env', name: 'GEMINI_KEY' } },
+        ],
+        retries: { attempts: 0 },
+      },
+      { name: 'ns/self-hosted', models: ['local'], backends: [{ name: 'vllm', provider: 'anthropic', model: 'in-house-model', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
+    ],
+    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger, costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' } }), metrics: () => metrics.render() },
+  );
+});
+afterAll(async () => {
+  await proxy.close();
+  await Promise.all([anthropic.close(), gemini.close()]);
+});
+
+const scrape = async () => (await fetch(`${proxy.proxy.adminUrl}/metrics`)).text();
+const logFor = (requestId: string) => lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'request' && l.requestId === requestId); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('telemetry', () => {
+  test('a non-streamed completion: cost header, one log line, token and cost metrics', async () => {
+    anthropic.queue({ content: 'hello', usage: { input_tokens: 410, output_tokens: 38, cache_read_input_tokens: 1200, cache_creation_input_tokens: 100 } });
+    const { response } = await proxy.client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-cost-1' } }).withResponse();
+    // claude-sonnet-4-5: (410*3 + 1200*0.3 + 100*3.75 + 38*15) / 1e6
+    expect(Number(response.headers.get('x-llmroute-cost-usd'))).toBeCloseTo(0.002535, 8);
+    const line = logFor('req-cost-1')!;
+    expect(line).toMatchObject({ route: 'ns/claude', backend: 'claude', status: 200, stream: false, tokens: { input: 1710, output: 38, cachedInput: 1200 }, workload: { namespace: 'shop', pod: 'web-1' } });
+    expect(line.costUsd).toBeCloseTo(0.002535, 8);
+    const text = await scrape();
+    expect(text).toContain('llmroute_tokens_total{route="ns/claude",backend="claude",provider="anthropic",model="claude-sonnet-4-5",type="cached_input"} 1200');
+    expect(text).toContain('llmroute_tokens_total{route="ns/claude",backend="claude",provider="anthropic",model="claude-sonnet-4-5",type="cache_write"} 100');
+    expect(text).toMatch(/llmroute_cost_usd_total\{route="ns\/claude",backend="claude",provider="anthropic",model="claude-sonnet-4-5"\} 0\.0025/);
+    expect(text).toContain('llmroute_requests_total{operation="chat",route="ns/claude",status_class="2xx"}');
+  });
+
+  test('a failover then a stream: attempts by outcome, failovers, usage of the stream (hidden from the client), Gemini thinking billed', async () => {
+    anthropic.queue({ status: 529, errorType: 'overloaded_error' });
+    gemini.queue({ content: 'streamed answer', usage: { promptTokenCount: 95, candidatesTokenCount: 9, thoughtsTokenCount: 40 } });
+    const stream = await proxy.client.chat.completions.create({ model: 'resilient', stream: true, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-stream-1' } });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => !c.usage)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    const line = logFor('req-stream-1')!;
+    expect(line.attempts).toEqual([
+      { backend: 'claude', reason: 'initial', outcome: 'http_error', status: 503 },
+      { backend: 'gemini', reason: 'failover', outcome: 'success', status: 200 },
+    ]);
+    expect(line.tokens).toEqual({ input: 95, output: 49, cachedInput: 0, reasoning: 40 });
+    expect(line.costUsd).toBeCloseTo((95 * 0.3 + 49 * 2.5) / 1e6, 10);
+    const text = await scrape();
+    expect(text).toContain('llmroute_failovers_total{route="ns/failing-over",backend="gemini"} 1');
+    expect(text).toContain('llmroute_upstream_attempts_total{route="ns/failing-over",backend="claude",provider="anthropic",reason="initial",outcome="http_error"} 1');
+    expect(text).toContain('llmroute_tokens_total{route="ns/failing-over",backend="gemini",provider="gcp.gemini",model="gemini-2.5-flash",type="reasoning"} 40');
+    expect(text).toMatch(/llmroute_time_to_first_token_seconds_count\{route="ns\/failing-over",backend="gemini",provider="gcp.gemini"\} 1/);
+  });
+
+  test('an unknown price is reported as unknown: no cost header, null in the log, counted as unpriced', async () => {
+    const { response } = await proxy.client.chat.completions.create({ model: 'local', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-unpriced' } }).withResponse();
+    expect(response.headers.get('x-llmroute-cost-usd')).toBeNull();
+    expect(logFor('req-unpriced')!.costUsd).toBeNull();
+    expect(await scrape()).toContain('llmroute_unpriced_completions_total{route="ns/self-hosted",backend="vllm",provider="anthropic",model="in-house-model"} 1');
+  });
+
+  test('canary: the key and the prompt appear in no log line and no metric', async () => {
+    anthropic.queue({ status: 400, errorType: 'invalid_request_error', errorMessage: `bad request for ${CANARY_KEY}` });
+    await proxy.client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: CANARY_PROMPT }] }).catch(() => undefined);
+    await proxy.client.chat.completions.create({ model: 'claude', stream: true, messages: [{ role: 'user', content: CANARY_PROMPT }] }).then(async (s) => {
+      for await (const _ of s);
+    });
+    expect(anthropic.requests.some((r) => r.headers['x-api-key'] === CANARY_KEY)).toBe(true); // the key was really used
+    const everything = lines.join('\n') + (await scrape());
+    expect(everything).not.toContain('CANARY');
+    expect(everything).not.toContain('canary-prompt');
+    expect(lines.length).toBeGreaterThan(3);
+  });
+});
