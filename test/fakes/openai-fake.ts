@@ -1,8 +1,7 @@
 // A fake OpenAI-compatible upstream with fault knobs, for driving the proxy in tests.
 // Each request takes the next queued behaviour (or the default one) and is recorded.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson as json, sleep, startFakeServer, type FakeServer } from './fake-server.ts';
 
 export interface FakeBehavior {
   /** HTTP status to answer with (default 200). */
@@ -28,73 +27,16 @@ export interface FakeBehavior {
   midStreamError?: boolean;
 }
 
-export interface RecordedRequest {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test inspection
-}
+export type { RecordedRequest } from './fake-server.ts';
 
-export interface OpenAIFake {
-  url: string;
+export interface OpenAIFake extends FakeServer<FakeBehavior> {
   /** Base URL as a backend's baseURL (with /v1). */
   baseURL: string;
-  requests: RecordedRequest[];
-  /** Requests whose client connection closed before the answer finished. */
-  aborted: number;
-  queue(...behaviors: FakeBehavior[]): void;
-  setDefault(behavior: FakeBehavior): void;
-  close(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function startOpenAIFake(defaultBehavior: FakeBehavior = {}): Promise<OpenAIFake> {
-  const queued: FakeBehavior[] = [];
-  let fallback = defaultBehavior;
-  const fake: OpenAIFake = {
-    url: '',
-    baseURL: '',
-    requests: [],
-    aborted: 0,
-    queue: (...b) => queued.push(...b),
-    setDefault: (b) => {
-      fallback = b;
-    },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-
-  const server: Server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let body: any = undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = text;
-    }
-    fake.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-    const behavior = queued.shift() ?? fallback;
-    let finished = false;
-    res.on('close', () => {
-      if (!finished) fake.aborted += 1;
-    });
-    try {
-      await answer(req, res, body, behavior);
-      finished = true;
-    } catch {
-      /* the connection went away */
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.baseURL = `${fake.url}/v1`;
-  return fake;
+  const server = await startFakeServer(answer, defaultBehavior);
+  return Object.assign(server, { baseURL: `${server.url}/v1` });
 }
 
 async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: FakeBehavior): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -146,10 +88,4 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: F
     if (b.delayBetweenMs) await sleep(b.delayBetweenMs);
   }
   res.end();
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
