@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const adminPort = await freePort();
   const ours = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn', BENCH_ANTHROPIC_KEY: 'bench-key' },
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
   });
   await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
   await new Promise((r) => setTimeout(r, 500));
