@@ -3,6 +3,18 @@ import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
 import { PRICE_TABLE, type Price } from './price-table.ts';
 
+const sortedKeys = new Map<string, string[]>();
+
+/** A provider's table keys, longest first, sorted once (this runs on every completion). */
+function keysLongestFirst(provider: string): string[] {
+  let keys = sortedKeys.get(provider);
+  if (!keys) {
+    keys = Object.keys(PRICE_TABLE[provider] ?? {}).sort((a, b) => b.length - a.length);
+    sortedKeys.set(provider, keys);
+  }
+  return keys;
+}
+
 /**
  * The price of a provider's model: exact name first, then the longest table name that is a prefix
  * followed by `-` (dated snapshots: gpt-4o-2024-08-06, claude-sonnet-4-5-20250929). An override
@@ -13,9 +25,7 @@ export function priceOf(provider: string, model: string, override?: Partial<Pric
   const name = model.toLowerCase().replace(/^models\//, '');
   let listed = table[name];
   if (!listed) {
-    const prefix = Object.keys(table)
-      .filter((key) => name.startsWith(`${key}-`))
-      .sort((a, b) => b.length - a.length)[0];
+    const prefix = keysLongestFirst(provider).find((key) => name.startsWith(`${key}-`));
     listed = prefix ? table[prefix] : undefined;
   }
   const merged = { ...(listed ?? {}), ...(override ?? {}) } as Partial<Price>;

@@ -54,7 +54,9 @@ describe.each([
   });
 
   test('streamed parallel tool calls reassemble in the SDK stream helper exactly as from OpenAI', async () => {
-    fake().queue({ toolCalls: [{ id: 'call_one', name: 'get_weather', input: { city: 'Paris' }, args: { city: 'Paris' } }, { id: 'call_two', name: 'get_weather', input: { city: 'Rome' }, args: { city: 'Rome' } }] } as never);
+    const calls = [{ id: 'call_one', name: 'get_weather', city: 'Paris' }, { id: 'call_two', name: 'get_weather', city: 'Rome' }];
+    if (provider === 'anthropic') anthropic.queue({ toolCalls: calls.map(({ id, name, city }) => ({ id, name, input: { city } })) });
+    else gemini.queue({ toolCalls: calls.map(({ id, name, city }) => ({ id, name, args: { city } })) });
     const client = await proxyTo(target());
     const stream = client.chat.completions.stream({ model: 'chat', tools: weatherTools, messages: [{ role: 'user', content: 'Paris and Rome?' }] });
     const final = await stream.finalChatCompletion();

@@ -27,8 +27,4 @@ export class ThoughtSignatureStore {
   recall(callId: string): IssuedCall | undefined {
     return this.entries.get(callId);
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

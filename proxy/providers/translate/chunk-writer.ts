@@ -28,16 +28,12 @@ export class ChunkWriter {
     }
   }
 
-  get hasStarted(): boolean {
-    return this.started;
-  }
-
   get hasFinished(): boolean {
     return this.finished;
   }
 
-  /** The first chunk: the assistant role with empty content (sent even before any text arrives). */
-  start(): StreamOutput[] {
+  /** The first chunk: the assistant role with empty content, sent with the first content. */
+  private start(): StreamOutput[] {
     if (this.started) return [];
     return [this.chunk({ role: 'assistant', content: '' }, null)];
   }
