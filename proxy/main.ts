@@ -7,6 +7,10 @@ import { backendCost } from './cost/cost.ts';
 import { createLogger } from './logger.ts';
 import { ProxyMetrics } from './telemetry/metrics.ts';
 import { createObserver, workloadIdentity } from './telemetry/observer.ts';
+import { tracingConfigFromEnv } from './telemetry/otel-config.ts';
+import { createTracing } from './telemetry/tracing.ts';
+import { SEMCONV } from './telemetry/semconv.ts';
+import { VERSION } from './version.ts';
 
 export const serveOptions = {
   config: { type: 'string' },
@@ -37,7 +41,16 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const metrics = new ProxyMetrics();
-  const telemetry = createObserver({ metrics, logger, costOf: backendCost, workload: workloadIdentity(process.env) });
+  const workload = workloadIdentity(process.env);
+  const tracingConfig = tracingConfigFromEnv(process.env, { serviceName: 'llmroute-sidecar' });
+  for (const warning of tracingConfig.warnings) logger.warn({}, `tracing: ${warning}`);
+  const tracing = createTracing(tracingConfig, {
+    serviceVersion: VERSION,
+    workloadAttributes: resourceAttributesOf(workload),
+    countSpans: (result, n) => metrics.traceSpans.inc({ result }, n),
+  });
+  logger.info({ tracing: tracingConfig.enabled ? 'otlp' : `off (${tracingConfig.reason})` }, 'tracing configured');
+  const telemetry = createObserver({ metrics, logger, costOf: backendCost, ...(workload ? { workload } : {}), tracer: tracing.tracer });
   const proxy = await startProxy({
     telemetry,
     metrics: () => metrics.render(),
@@ -49,8 +62,18 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     env: process.env,
     logger,
   });
+  metrics.observeBreakers(() => proxy.breakerStates());
   if (!values.config) logger.info({}, 'no --config given: serving the embedded default (model "demo", offline echo provider)');
-  return waitForSignal(proxy);
+  const code = await waitForSignal(proxy);
+  await tracing.shutdown().catch(() => undefined); // flushes what is queued; an unreachable collector is not an error at exit
+  return code;
+}
+
+function resourceAttributesOf(workload: Record<string, string> | undefined): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  if (workload?.namespace) attributes[SEMCONV.K8S_NAMESPACE_NAME] = workload.namespace;
+  if (workload?.pod) attributes[SEMCONV.K8S_POD_NAME] = workload.pod;
+  return attributes;
 }
 
 export async function runDemoCommand(argv: string[]): Promise<number> {

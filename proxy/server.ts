@@ -33,6 +33,8 @@ export interface RunningProxy {
   llmUrl: string;
   adminUrl: string;
   store: ConfigStore;
+  /** Circuit-breaker state of every backend of the config in force (for the metrics scrape). */
+  breakerStates(): Array<{ route: string; backend: string; state: 'closed' | 'open' | 'half_open' }>;
   /** Re-reads the config file now (the watcher does this on change). */
   reload(): Promise<void>;
   close(): Promise<void>;
@@ -62,7 +64,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
 
   const pools = new Pools();
-  const deps = { pools, breakers: new BreakerRegistry(options.breaker), budget: new RetryBudget(options.retryBudget) };
+  const breakers = new BreakerRegistry(options.breaker);
+  const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
   const llm = createServer({ keepAliveTimeout: 65_000 }, buildLlmApp({ runtime: () => store.runtime(), telemetry, deps }));
   const admin = createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
@@ -83,6 +86,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     adminUrl,
     store,
     reload,
+    breakerStates() {
+      const runtime = store.runtime();
+      if (!runtime) return [];
+      const now = Date.now();
+      return runtime.routes.flatMap((route) => route.backends.map((b) => ({ route: route.config.name, backend: b.config.name, state: breakers.for(b.id).state(now) })));
+    },
     async close() {
       watcher?.close();
       llm.closeAllConnections();

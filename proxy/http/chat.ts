@@ -40,7 +40,14 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       }
       const stream = operation === 'chat' && (request as ChatCompletionRequest).stream === true;
       const clientWantsUsage = stream && (request as ChatCompletionRequest).stream_options?.include_usage === true;
-      telemetry.routeResolved({ route: route.config.name, clientModel: request.model, stream, logPrompts: runtime.config.policy.logPrompts });
+      telemetry.routeResolved({
+        route: route.config.name,
+        clientModel: request.model,
+        stream,
+        logPrompts: runtime.config.policy.logPrompts,
+        deniedBackends: route.backends.filter((b) => b.denied !== undefined).map((b) => b.config.name),
+        ...(operation === 'chat' ? { messages: (request as ChatCompletionRequest).messages } : {}),
+      });
       const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);
       attempts = result.attempts;
       res.setHeader('x-llmroute-attempts', String(result.attempts));
@@ -83,6 +90,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
         ...(completion.usage ? { usage: completion.usage } : {}),
         ...(typeof completion.model === 'string' ? { responseModel: completion.model } : {}),
         finishReasons: (completion.choices ?? []).map((c) => c.finish_reason ?? 'unknown'),
+        choices: completion.choices ?? [],
       });
     } else {
       if (!adapter.parseEmbeddingsResponse) throw new ProxyError(400, 'unsupported_operation', `provider ${result.backend.config.provider} has no embeddings API`);
@@ -152,7 +160,8 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
     result.close();
   }
   const usage = result.translator.usage();
-  const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), partial: outcome !== 'success' });
+  const { finishReasons, responseModel } = result.translator.summary();
+  const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
   if (!res.writableEnded) {
     if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
     res.end();

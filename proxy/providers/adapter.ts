@@ -55,6 +55,13 @@ export interface StreamTranslator {
   end(): StreamOutput[];
   /** Token usage seen so far (the last usage the upstream reported), for telemetry and cost. */
   usage(): Usage | undefined;
+  /** Finish reasons and the model the upstream reported so far, for telemetry. */
+  summary(): StreamSummary;
+}
+
+export interface StreamSummary {
+  finishReasons: string[];
+  responseModel?: string;
 }
 
 export interface StreamOptions {

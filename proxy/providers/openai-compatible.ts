@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { ProviderName } from '../config/schema.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../openai/types.ts';
-import type { BackendTarget, ProviderAdapter, SseEvent, StreamOptions, StreamOutput, StreamTranslator, UpstreamError, UpstreamHeaders, UpstreamRequest } from './adapter.ts';
+import type { BackendTarget, ProviderAdapter, SseEvent, StreamOptions, StreamOutput, StreamSummary, StreamTranslator, UpstreamError, UpstreamHeaders, UpstreamRequest } from './adapter.ts';
 import { classifyOpenAIStyleError, upstreamErrorFromStreamPayload } from './openai-errors.ts';
 
 export interface OpenAICompatibleSpec<Options> {
@@ -106,6 +106,9 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   private lastUsage: Usage | undefined;
   private finished = false;
   private sawFinishReason = false;
+  /** Finish reason by choice index (a Map: the index is upstream input). */
+  private readonly finishReasons = new Map<number, string>();
+  private responseModel: string | undefined;
   private readonly options: StreamOptions;
 
   constructor(options: StreamOptions) {
@@ -137,7 +140,12 @@ class OpenAIStreamPassThrough implements StreamTranslator {
       // Usage-only chunk (shown only to clients that asked) or an Azure prompt-filter frame.
       return chunk.usage && this.options.clientWantsUsage ? [{ kind: 'chunk', json: data }] : [];
     }
-    if (choices.some((c) => c.finish_reason)) this.sawFinishReason = true;
+    if (typeof chunk.model === 'string') this.responseModel = chunk.model;
+    for (const choice of choices) {
+      if (!choice.finish_reason) continue;
+      this.sawFinishReason = true;
+      this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, choice.finish_reason);
+    }
     return [{ kind: 'chunk', json: data }];
   }
 
@@ -151,6 +159,10 @@ class OpenAIStreamPassThrough implements StreamTranslator {
 
   usage(): Usage | undefined {
     return this.lastUsage;
+  }
+
+  summary(): StreamSummary {
+    return { finishReasons: [...this.finishReasons.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r), ...(this.responseModel ? { responseModel: this.responseModel } : {}) };
   }
 }
 

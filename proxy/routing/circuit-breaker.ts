@@ -24,6 +24,12 @@ export class CircuitBreaker {
     return now < this.ejectedUntil;
   }
 
+  /** Closed; open (ejected now); or half-open: the ejection ran out and no success has reset it yet. */
+  state(now: number = Date.now()): 'closed' | 'open' | 'half_open' {
+    if (now < this.ejectedUntil) return 'open';
+    return this.ejections > 0 ? 'half_open' : 'closed';
+  }
+
   recordSuccess(): void {
     this.failures = 0;
     this.ejections = 0;
@@ -46,6 +52,11 @@ export class BreakerRegistry {
 
   constructor(options: BreakerOptions = DEFAULT_BREAKER) {
     this.options = options;
+  }
+
+  /** Every breaker's state, by backend id (`route/backend`). */
+  *states(now: number = Date.now()): Generator<{ id: string; state: 'closed' | 'open' | 'half_open' }> {
+    for (const [id, breaker] of this.breakers) yield { id, state: breaker.state(now) };
   }
 
   for(id: string): CircuitBreaker {

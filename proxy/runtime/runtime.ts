@@ -32,6 +32,8 @@ export interface Runtime {
   generation: string;
   config: ProxyConfig;
   routeFor(model: string): RuntimeRoute | undefined;
+  /** Every route, in config order. */
+  routes: readonly RuntimeRoute[];
   /** Model names served, sorted (for /v1/models and 404 messages). */
   models: readonly string[];
 }
@@ -45,6 +47,7 @@ export function targetOf(backend: RuntimeBackend): BackendTarget {
 export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, string | undefined>>): BuildResult {
   const issues: ConfigIssue[] = [];
   const index = new Map<string, RuntimeRoute>();
+  const routes: RuntimeRoute[] = [];
   config.routes.forEach((route, r) => {
     const backends: RuntimeBackend[] = [];
     route.backends.forEach((backend, b) => {
@@ -70,9 +73,10 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
       });
     });
     const runtimeRoute = { config: route, backends };
+    routes.push(runtimeRoute);
     for (const model of route.models) index.set(model, runtimeRoute);
   });
   if (issues.length > 0) return { ok: false, issues };
   const models = [...index.keys()].sort();
-  return { ok: true, runtime: { generation: config.generation, config, routeFor: (m) => index.get(m), models } };
+  return { ok: true, runtime: { generation: config.generation, config, routeFor: (m) => index.get(m), routes, models } };
 }

@@ -3,7 +3,7 @@
 // The request path never imports OpenTelemetry, prom-client or pino directly.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BackendConfig } from '../config/schema.ts';
-import type { Usage } from '../openai/types.ts';
+import type { ChatMessage, Usage } from '../openai/types.ts';
 
 export type Operation = 'chat' | 'embeddings' | 'models' | 'passthrough';
 
@@ -28,6 +28,10 @@ export interface RouteResolved {
   stream: boolean;
   /** The namespace policy allows prompt logging (telemetry may then record content). */
   logPrompts: boolean;
+  /** Backends of the route the namespace policy refused (left out of the attempt order). */
+  deniedBackends: readonly string[];
+  /** The request's messages, by reference. Telemetry records them only when `logPrompts` is true. */
+  messages?: readonly ChatMessage[];
 }
 
 export interface AttemptStart {
@@ -53,6 +57,8 @@ export interface AttemptEnd {
   finishReasons?: string[];
   /** A stream that ended before the upstream finished it: usage is what was received. */
   partial?: boolean;
+  /** The answer's choices, by reference. Telemetry records them only when prompt logging is allowed. */
+  choices?: ReadonlyArray<{ message?: ChatMessage; finish_reason?: string | null }>;
 }
 
 export interface RequestEnd {

@@ -2,6 +2,14 @@
 // model as configured) or by fixed sets (status class, outcome, token type): never user input.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export interface BreakerState {
+  route: string;
+  backend: string;
+  state: 'closed' | 'open' | 'half_open';
+}
+
+const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export class ProxyMetrics {
@@ -18,6 +26,26 @@ export class ProxyMetrics {
   readonly inflightStreams = new Gauge({ name: 'llmroute_inflight_streams', help: 'Streams being relayed now', labelNames: ['route'], registers: [this.registry] });
   readonly configLoads = new Counter({ name: 'llmroute_config_loads_total', help: 'Config loads by result (a refused config keeps the last good one)', labelNames: ['result'], registers: [this.registry] });
   readonly configGeneration = new Gauge({ name: 'llmroute_config_info', help: 'The config generation in force (value 1)', labelNames: ['generation'], registers: [this.registry] });
+  readonly traceSpans = new Counter({ name: 'llmroute_trace_spans_total', help: 'Finished spans by export result (exported, dropped when the export queue is full, export_failed)', labelNames: ['result'], registers: [this.registry] });
+  private breakerSource: (() => Iterable<BreakerState>) | undefined;
+  readonly circuitBreaker = new Gauge({
+    name: 'llmroute_circuit_breaker_state',
+    help: 'Passive circuit breaker per backend: 0 closed, 1 open (ejected), 2 half-open (probing after an ejection)',
+    labelNames: ['route', 'backend'],
+    registers: [this.registry],
+    collect: () => this.collectBreakers(),
+  });
+
+  /** Reads breaker states at scrape time (the state changes with time, not only with events). */
+  observeBreakers(source: () => Iterable<BreakerState>): void {
+    this.breakerSource = source;
+  }
+
+  private collectBreakers(): void {
+    if (!this.breakerSource) return;
+    this.circuitBreaker.reset();
+    for (const b of this.breakerSource()) this.circuitBreaker.set({ route: b.route, backend: b.backend }, BREAKER_VALUE[b.state]);
+  }
 
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

@@ -5,6 +5,7 @@ import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
 import type { AttemptEnd, AttemptStart, AttemptTelemetry, RequestEnd, RequestStart, RequestTelemetry, RouteResolved, Telemetry } from './hooks.ts';
 import { statusClass, type ProxyMetrics } from './metrics.ts';
+import type { RequestTracer } from './spans.ts';
 
 export interface RequestLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -19,6 +20,8 @@ export interface ObserverOptions {
   costOf?: CostOf;
   /** Identity of the workload (namespace, pod, service account) from the downward API. */
   workload?: Readonly<Record<string, string>>;
+  /** Spans (tracing on) or trace-context pass-through (tracing off). */
+  tracer?: RequestTracer;
   now?: () => number;
 }
 
@@ -51,8 +54,10 @@ export function createObserver(options: ObserverOptions): Telemetry {
       let costUsd: number | undefined;
       let partial = false;
       let firstTokenMs: number | undefined;
+      const span = options.tracer?.startRequest(info);
       return {
         routeResolved(r: RouteResolved) {
+          span?.routeResolved(r);
           route = r.route;
           stream = r.stream;
           model = r.clientModel;
@@ -64,32 +69,39 @@ export function createObserver(options: ObserverOptions): Telemetry {
           const record: AttemptRecord = { backend: a.backend.name, provider: a.providerName, reason: a.reason };
           attempts.push(record);
           if (a.reason === 'failover') metrics.failovers.inc({ route, backend: a.backend.name });
+          const attemptSpan = span?.startAttempt(a);
           return {
-            upstreamHeaders: {},
+            upstreamHeaders: attemptSpan?.headers ?? {},
             firstToken() {
               const at = now();
               firstTokenMs = at - started;
               metrics.timeToFirstToken.observe(labels, (at - attemptStarted) / 1000);
+              attemptSpan?.firstToken(at - attemptStarted);
             },
             end(result: AttemptEnd) {
-              record.outcome = result.outcome;
-              if (result.status !== undefined) record.status = result.status;
-              metrics.attempts.inc({ ...labels, reason: a.reason, outcome: result.outcome });
-              metrics.upstreamDuration.observe(labels, (now() - attemptStarted) / 1000);
-              if (!result.usage) return {};
-              usage = result.usage;
-              partial = result.partial === true;
-              countTokens(metrics, { ...labels, model: a.backend.model }, result.usage);
-              const cost = options.costOf?.(a.backend, result.usage);
-              if (cost === undefined) {
-                metrics.unpriced.inc({ ...labels, model: a.backend.model });
-                return {};
-              }
-              costUsd = cost;
-              metrics.costUsd.inc({ ...labels, model: a.backend.model }, cost);
-              return { costUsd: cost };
+              const cost = recordEnd(result);
+              attemptSpan?.end(result, cost.costUsd);
+              return cost;
             },
           };
+          function recordEnd(result: AttemptEnd): { costUsd?: number } {
+            record.outcome = result.outcome;
+            if (result.status !== undefined) record.status = result.status;
+            metrics.attempts.inc({ ...labels, reason: a.reason, outcome: result.outcome });
+            metrics.upstreamDuration.observe(labels, (now() - attemptStarted) / 1000);
+            if (result.partial) partial = true;
+            if (!result.usage) return {};
+            usage = result.usage;
+            countTokens(metrics, { ...labels, model: a.backend.model }, result.usage);
+            const cost = options.costOf?.(a.backend, result.usage);
+            if (cost === undefined) {
+              metrics.unpriced.inc({ ...labels, model: a.backend.model });
+              return {};
+            }
+            costUsd = cost;
+            metrics.costUsd.inc({ ...labels, model: a.backend.model }, cost);
+            return { costUsd: cost };
+          }
         },
         end(result: RequestEnd) {
           const seconds = (now() - started) / 1000;
@@ -97,9 +109,11 @@ export function createObserver(options: ObserverOptions): Telemetry {
           metrics.requests.inc({ operation, route, status_class: statusClass(result.status) });
           metrics.requestDuration.observe({ operation, route }, seconds);
           if (stream) metrics.inflightStreams.dec({ route });
+          span?.end(result, { ...(usage ? { usage } : {}), ...(costUsd !== undefined ? { costUsd } : {}), partial });
           options.logger?.info(
             {
               requestId: info.requestId,
+              ...(span?.traceId ? { traceId: span.traceId } : {}),
               operation,
               route,
               model,

@@ -1,12 +1,14 @@
 // The proxy with its real telemetry (Prometheus metrics, request log, cost) driven by the openai SDK
 // through the Anthropic and Gemini fakes: figures match the upstream's usage, and a canary key and
-// prompt never show up in any log line or metric.
+// prompt never show up in any log line, span or metric.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { backendCost } from '#proxy/cost/cost.ts';
 import { createLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
+import { createTracing } from '#proxy/telemetry/tracing.ts';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
 import { startGeminiFake, type GeminiFake } from '#test/fakes/gemini-server.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
@@ -19,6 +21,8 @@ let gemini: GeminiFake;
 let proxy: Started;
 const lines: string[] = [];
 const metrics = new ProxyMetrics();
+const spans = new InMemorySpanExporter();
+const tracing = createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], warnings: [] }, { serviceVersion: 'test', exporter: spans });
 
 beforeAll(async () => {
   [anthropic, gemini] = await Promise.all([startAnthropicFake(), startGeminiFake()]);
@@ -43,7 +47,7 @@ beforeAll(async () => {
       },
       { name: 'ns/self-hosted', models: ['local'], backends: [{ name: 'vllm', provider: 'anthropic', model: 'in-house-model', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
     ],
-    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger, costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' } }), metrics: () => metrics.render() },
+    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger, costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
   );
 });
 afterAll(async () => {
@@ -63,6 +67,7 @@ describe('telemetry', () => {
     const line = logFor('req-cost-1')!;
     expect(line).toMatchObject({ route: 'ns/claude', backend: 'claude', status: 200, stream: false, tokens: { input: 1710, output: 38, cachedInput: 1200 }, workload: { namespace: 'shop', pod: 'web-1' } });
     expect(line.costUsd).toBeCloseTo(0.002535, 8);
+    expect(line.traceId).toMatch(/^[0-9a-f]{32}$/); // the log line leads to the request's trace
     const text = await scrape();
     expect(text).toContain('llmroute_tokens_total{route="ns/claude",backend="claude",provider="anthropic",model="claude-sonnet-4-5",type="cached_input"} 1200');
     expect(text).toContain('llmroute_tokens_total{route="ns/claude",backend="claude",provider="anthropic",model="claude-sonnet-4-5",type="cache_write"} 100');
@@ -99,14 +104,16 @@ describe('telemetry', () => {
     expect(await scrape()).toContain('llmroute_unpriced_completions_total{route="ns/self-hosted",backend="vllm",provider="anthropic",model="in-house-model"} 1');
   });
 
-  test('canary: the key and the prompt appear in no log line and no metric', async () => {
+  test('canary: the key and the prompt appear in no log line, span or metric', async () => {
     anthropic.queue({ status: 400, errorType: 'invalid_request_error', errorMessage: `bad request for ${CANARY_KEY}` });
     await proxy.client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: CANARY_PROMPT }] }).catch(() => undefined);
     await proxy.client.chat.completions.create({ model: 'claude', stream: true, messages: [{ role: 'user', content: CANARY_PROMPT }] }).then(async (s) => {
       for await (const _ of s);
     });
     expect(anthropic.requests.some((r) => r.headers['x-api-key'] === CANARY_KEY)).toBe(true); // the key was really used
-    const everything = lines.join('\n') + (await scrape());
+    const spanText = JSON.stringify(spans.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })));
+    expect(spans.getFinishedSpans().length).toBeGreaterThan(3);
+    const everything = lines.join('\n') + (await scrape()) + spanText;
     expect(everything).not.toContain('CANARY');
     expect(everything).not.toContain('canary-prompt');
     expect(lines.length).toBeGreaterThan(3);

@@ -2,7 +2,7 @@
 // Tool calls are numbered by their order among tool calls (OpenAI's tool_calls[].index), not by
 // Anthropic's content-block index, which also counts text and thinking blocks.
 import type { Usage } from '../../openai/types.ts';
-import type { SseEvent, StreamOptions, StreamOutput, StreamTranslator } from '../adapter.ts';
+import type { SseEvent, StreamOptions, StreamOutput, StreamSummary, StreamTranslator } from '../adapter.ts';
 import { ChunkWriter } from '../translate/chunk-writer.ts';
 import { truncatedStream } from '../translate/upstream-errors.ts';
 import { anthropicStreamError } from './errors.ts';
@@ -82,6 +82,10 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     if (this.ended) return [];
     this.ended = true;
     return [{ kind: 'error', error: truncatedStream('the upstream closed the stream before message_stop') }];
+  }
+
+  summary(): StreamSummary {
+    return this.out.summary();
   }
 
   usage(): Usage | undefined {

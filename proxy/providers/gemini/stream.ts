@@ -2,7 +2,7 @@
 // OpenAI chunks, as they arrive. Function calls arrive whole: one delta carries id, name and the
 // complete arguments. The stream is complete only once a finishReason (or a blocked prompt) was seen.
 import type { Usage } from '../../openai/types.ts';
-import type { SseEvent, StreamOptions, StreamOutput, StreamTranslator } from '../adapter.ts';
+import type { SseEvent, StreamOptions, StreamOutput, StreamSummary, StreamTranslator } from '../adapter.ts';
 import { ChunkWriter } from '../translate/chunk-writer.ts';
 import { truncatedStream } from '../translate/upstream-errors.ts';
 import { geminiErrorOf, geminiStreamError } from './errors.ts';
@@ -62,6 +62,10 @@ export class GeminiStreamTranslator implements StreamTranslator {
     // Gemini has no end-of-stream event: a stream that reached its finishReason is complete.
     if (this.out.hasFinished) return this.out.done(this.usage());
     return [{ kind: 'error', error: truncatedStream('the upstream closed the stream before it finished') }];
+  }
+
+  summary(): StreamSummary {
+    return this.out.summary();
   }
 
   usage(): Usage | undefined {

@@ -3,7 +3,7 @@
 // a tool call's id and name once (its first delta) then only argument fragments, a finish_reason
 // before the end, and the usage-only chunk only when the client asked for it.
 import type { ChatCompletionChunk, FinishReason, ToolCallDelta, Usage } from '../../openai/types.ts';
-import type { StreamOutput } from '../adapter.ts';
+import type { StreamOutput, StreamSummary } from '../adapter.ts';
 
 type Delta = ChatCompletionChunk['choices'][number]['delta'];
 
@@ -13,6 +13,8 @@ export class ChunkWriter {
   private readonly created = Math.floor(Date.now() / 1000);
   private started = false;
   private finished = false;
+  private finishReason: FinishReason | undefined;
+  private upstreamModel: string | undefined;
   private readonly clientWantsUsage: boolean;
 
   constructor(model: string, clientWantsUsage: boolean) {
@@ -22,6 +24,7 @@ export class ChunkWriter {
 
   /** The upstream's message id and model, once known (before the first chunk). */
   identify(id: string | undefined, model: string | undefined): void {
+    if (model) this.upstreamModel = model;
     if (!this.started) {
       if (id) this.id = id;
       if (model) this.model = model;
@@ -30,6 +33,10 @@ export class ChunkWriter {
 
   get hasFinished(): boolean {
     return this.finished;
+  }
+
+  summary(): StreamSummary {
+    return { finishReasons: this.finishReason ? [this.finishReason] : [], ...(this.upstreamModel ? { responseModel: this.upstreamModel } : {}) };
   }
 
   /** The first chunk: the assistant role with empty content, sent with the first content. */
@@ -51,6 +58,7 @@ export class ChunkWriter {
     if (this.finished) return [];
     const out = [...this.start(), this.chunk({}, reason)];
     this.finished = true;
+    this.finishReason = reason;
     return out;
   }
 

@@ -1,0 +1,175 @@
+// The span tree of one request: a SERVER span for the incoming call (continuing the caller's
+// traceparent/tracestate/baggage) and a CLIENT span per upstream attempt, each sending its own
+// fresh traceparent upstream. Attributes follow the GenAI conventions (semconv.ts). Prompt and
+// completion text are recorded only when the namespace policy allows prompt logging.
+import { context as otelContext, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import type { Usage } from '../openai/types.ts';
+import type { AttemptEnd, AttemptStart, RequestEnd, RequestStart, RouteResolved } from './hooks.ts';
+import { inputMessagesJson, outputMessagesJson } from './genai-messages.ts';
+import { GEN_AI, LLMROUTE, SEMCONV } from './semconv.ts';
+
+export interface AttemptSpan {
+  /** W3C trace-context headers for this attempt's upstream request. */
+  readonly headers: Readonly<Record<string, string>>;
+  firstToken(msSinceAttemptStart: number): void;
+  end(result: AttemptEnd, costUsd: number | undefined): void;
+}
+
+export interface RequestSpan {
+  /** The trace this request belongs to (for the log line), when there is one. */
+  readonly traceId?: string;
+  routeResolved(info: RouteResolved): void;
+  startAttempt(info: AttemptStart): AttemptSpan;
+  end(result: RequestEnd, totals: { usage?: Usage; costUsd?: number; partial: boolean }): void;
+}
+
+export interface RequestTracer {
+  startRequest(info: RequestStart): RequestSpan;
+}
+
+const headerGetter = {
+  keys: (carrier: RequestStart['headers']) => Object.keys(carrier),
+  get: (carrier: RequestStart['headers'], key: string) => carrier[key],
+};
+
+const recordSetter = { set: (carrier: Record<string, string>, key: string, value: string) => void (carrier[key] = value) };
+
+/** Only trace context goes upstream: baggage often carries user data, and providers are third parties. */
+const UPSTREAM_HEADERS = new Set(['traceparent', 'tracestate']);
+
+function inject(propagator: TextMapPropagator, ctx: Context): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagator.inject(ctx, carrier, recordSetter);
+  for (const key of Object.keys(carrier)) if (!UPSTREAM_HEADERS.has(key)) delete carrier[key];
+  return carrier;
+}
+
+/** Spans recorded by `tracer`, context extracted and injected with `propagator`. */
+export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): RequestTracer {
+  return {
+    startRequest(info: RequestStart): RequestSpan {
+      const parent = propagator.extract(otelContext.active(), info.headers, headerGetter);
+      const server = tracer.startSpan(
+        `POST ${info.httpRoute}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            [SEMCONV.HTTP_REQUEST_METHOD]: 'POST',
+            [SEMCONV.HTTP_ROUTE]: info.httpRoute,
+            [GEN_AI.OPERATION_NAME]: info.operation,
+            [LLMROUTE.REQUEST_ID]: info.requestId,
+          },
+        },
+        parent,
+      );
+      const serverContext = trace.setSpan(parent, server);
+      let route: RouteResolved | undefined;
+      return {
+        traceId: server.spanContext().traceId,
+        routeResolved(r: RouteResolved) {
+          route = r;
+          server.setAttributes({
+            [LLMROUTE.ROUTE]: r.route,
+            [GEN_AI.REQUEST_MODEL]: r.clientModel,
+            [LLMROUTE.STREAM]: r.stream,
+            [LLMROUTE.POLICY_DECISION]: r.deniedBackends.length === 0 ? 'allowed' : 'backends_denied',
+          });
+          if (r.deniedBackends.length > 0) server.setAttribute(LLMROUTE.POLICY_DENIED_BACKENDS, [...r.deniedBackends]);
+        },
+        startAttempt(a: AttemptStart): AttemptSpan {
+          const attributes: Attributes = {
+            [GEN_AI.OPERATION_NAME]: info.operation,
+            [GEN_AI.PROVIDER_NAME]: a.providerName,
+            [GEN_AI.REQUEST_MODEL]: a.backend.model,
+            [SEMCONV.SERVER_ADDRESS]: a.serverAddress,
+            [SEMCONV.SERVER_PORT]: a.serverPort,
+            [LLMROUTE.BACKEND]: a.backend.name,
+            [LLMROUTE.ATTEMPT]: a.attempt,
+            [LLMROUTE.ATTEMPT_REASON]: a.reason,
+          };
+          if (route) attributes[LLMROUTE.ROUTE] = route.route;
+          if (route?.logPrompts && route.messages) attributes[GEN_AI.INPUT_MESSAGES] = inputMessagesJson(route.messages);
+          const client = tracer.startSpan(`${info.operation} ${a.backend.model}`, { kind: SpanKind.CLIENT, attributes }, serverContext);
+          const logPrompts = route?.logPrompts === true;
+          return {
+            headers: inject(propagator, trace.setSpan(serverContext, client)),
+            firstToken(ms: number) {
+              client.setAttribute(LLMROUTE.TIME_TO_FIRST_TOKEN_MS, round2(ms));
+            },
+            end(result: AttemptEnd, costUsd: number | undefined) {
+              if (result.status !== undefined) client.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, result.status);
+              if (result.responseModel) client.setAttribute(GEN_AI.RESPONSE_MODEL, result.responseModel);
+              if (result.finishReasons && result.finishReasons.length > 0) client.setAttribute(GEN_AI.RESPONSE_FINISH_REASONS, result.finishReasons);
+              if (result.usage) client.setAttributes(usageAttributes(result.usage));
+              setCost(client, result.usage, costUsd);
+              if (result.partial) client.setAttribute(LLMROUTE.PARTIAL, true);
+              if (logPrompts && result.choices) client.setAttribute(GEN_AI.OUTPUT_MESSAGES, outputMessagesJson(result.choices));
+              if (result.outcome !== 'success') {
+                const errorType = result.errorType ?? result.outcome;
+                client.setAttribute(SEMCONV.ERROR_TYPE, errorType);
+                client.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+              }
+              client.end();
+            },
+          };
+        },
+        end(result: RequestEnd, totals) {
+          server.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, result.status);
+          server.setAttribute(LLMROUTE.ATTEMPTS, result.attempts);
+          if (totals.usage) server.setAttributes(usageAttributes(totals.usage));
+          setCost(server, totals.usage, totals.costUsd);
+          if (totals.partial) server.setAttribute(LLMROUTE.PARTIAL, true);
+          if (result.errorCode) {
+            server.setAttribute(SEMCONV.ERROR_TYPE, result.errorCode);
+            server.setAttribute(LLMROUTE.ERROR_CODE, result.errorCode);
+          }
+          if (result.errorCode === 'denied_by_policy') server.setAttribute(LLMROUTE.POLICY_DECISION, 'denied');
+          // HTTP server conventions: only 5xx marks the server span as an error (4xx is the caller's).
+          if (result.status >= 500) server.setStatus({ code: SpanStatusCode.ERROR, ...(result.errorCode ? { message: result.errorCode } : {}) });
+          server.end();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * No spans (tracing off): the caller's trace context is still handed upstream unchanged, so the
+ * app's trace and the provider's still line up when the sidecar itself does not export.
+ */
+export function passThroughTracer(propagator: TextMapPropagator): RequestTracer {
+  const noAttempt = (headers: Record<string, string>): AttemptSpan => ({ headers, firstToken() {}, end() {} });
+  return {
+    startRequest(info) {
+      const incoming = info.headers.traceparent === undefined ? undefined : propagator.extract(otelContext.active(), info.headers, headerGetter);
+      const headers = incoming ? inject(propagator, incoming) : {};
+      const attempt = noAttempt(headers);
+      const traceId = incoming ? trace.getSpanContext(incoming)?.traceId : undefined;
+      return { ...(traceId ? { traceId } : {}), routeResolved() {}, startAttempt: () => attempt, end() {} };
+    },
+  };
+}
+
+function usageAttributes(usage: Usage): Attributes {
+  const attributes: Attributes = {
+    [GEN_AI.USAGE_INPUT_TOKENS]: usage.prompt_tokens,
+    [GEN_AI.USAGE_OUTPUT_TOKENS]: usage.completion_tokens,
+  };
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  if (cached) attributes[GEN_AI.USAGE_CACHE_READ_INPUT_TOKENS] = cached;
+  if (cacheWrite) attributes[GEN_AI.USAGE_CACHE_CREATION_INPUT_TOKENS] = cacheWrite;
+  if (reasoning) attributes[GEN_AI.USAGE_REASONING_OUTPUT_TOKENS] = reasoning;
+  return attributes;
+}
+
+/** Cost is an attribute only when known; `cost_known: false` says "unknown", never a 0. */
+function setCost(span: Span, usage: Usage | undefined, costUsd: number | undefined): void {
+  if (!usage) return;
+  if (costUsd === undefined) span.setAttribute(LLMROUTE.COST_KNOWN, false);
+  else span.setAttributes({ [LLMROUTE.COST_USD]: costUsd, [LLMROUTE.COST_KNOWN]: true });
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+

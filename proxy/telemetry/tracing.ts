@@ -1,0 +1,127 @@
+// Builds the OpenTelemetry pipeline from a TracingConfig: tracer provider, sampler, W3C propagators,
+// and an OTLP exporter behind a batch processor (bounded queue; a full queue drops spans and counts
+// them in `llmroute_trace_spans_total{result="dropped"}`). Export never runs on the request path.
+import { createNoopMeter, type Counter, type Meter, type MeterProvider, type TextMapPropagator } from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import type { SamplerSetting, TracingConfig } from './otel-config.ts';
+import { SEMCONV } from './semconv.ts';
+import { passThroughTracer, spanTracer, type RequestTracer } from './spans.ts';
+
+export interface Tracing {
+  readonly enabled: boolean;
+  readonly tracer: RequestTracer;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  serviceVersion: string;
+  /** Resource attributes of the workload (k8s.namespace.name, k8s.pod.name...). */
+  workloadAttributes?: Readonly<Record<string, string>>;
+  /** Counts spans by result (exported, dropped, export_failed). */
+  countSpans?: (result: 'exported' | 'dropped' | 'export_failed', n: number) => void;
+  /** Tests: export here instead of OTLP, synchronously (SimpleSpanProcessor). */
+  exporter?: SpanExporter;
+}
+
+export function createTracing(config: TracingConfig, options: TracingOptions): Tracing {
+  const propagator = buildPropagator(config.propagators);
+  if (!config.enabled && !options.exporter) {
+    return { enabled: false, tracer: passThroughTracer(propagator), forceFlush: async () => {}, shutdown: async () => {} };
+  }
+  const processor = buildProcessor(config, options);
+  const resourceAttributes = {
+    ...(config.enabled ? config.resourceAttributes : {}),
+    ...options.workloadAttributes,
+    [SEMCONV.SERVICE_NAME]: config.enabled ? config.serviceName : 'llmroute-sidecar',
+    [SEMCONV.SERVICE_VERSION]: options.serviceVersion,
+  };
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes(resourceAttributes),
+    sampler: config.enabled ? buildSampler(config.sampler) : new AlwaysOnSampler(),
+    spanLimits: { attributeValueLengthLimit: config.enabled ? config.attributeValueLengthLimit : 16_384 },
+    spanProcessors: [processor],
+  });
+  const tracer = provider.getTracer('llmroute', options.serviceVersion);
+  return {
+    enabled: true,
+    tracer: spanTracer(tracer, propagator),
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+function buildProcessor(config: TracingConfig, options: TracingOptions): SpanProcessor {
+  if (options.exporter) return new SimpleSpanProcessor({ exporter: options.exporter });
+  if (!config.enabled) throw new Error('unreachable: tracing disabled without a test exporter');
+  // The exporters read headers, certificates, compression and timeout from OTEL_EXPORTER_OTLP_*
+  // themselves (header values, often credentials, never pass through our config or logs).
+  const exporter = config.protocol === 'http/json' ? new OTLPJsonExporter({ url: config.endpoint }) : new OTLPProtoExporter({ url: config.endpoint });
+  return new BatchSpanProcessor({
+    exporter,
+    ...config.batch,
+    ...(options.countSpans ? { selfObsMeterProvider: spanCountingMeterProvider(options.countSpans) } : {}),
+  });
+}
+
+function buildSampler(setting: SamplerSetting): Sampler {
+  switch (setting.kind) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(setting.ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(setting.ratio) });
+  }
+}
+
+function buildPropagator(names: ReadonlyArray<'tracecontext' | 'baggage'>): TextMapPropagator {
+  const propagators: TextMapPropagator[] = [];
+  if (names.includes('tracecontext')) propagators.push(new W3CTraceContextPropagator());
+  if (names.includes('baggage')) propagators.push(new W3CBaggagePropagator());
+  return new CompositePropagator({ propagators });
+}
+
+/**
+ * The batch processor reports processed spans through an OpenTelemetry meter
+ * (`otel.sdk.processor.span.processed`, with `error.type=queue_full` for drops). This minimal meter
+ * provider turns that one counter into our Prometheus counter; every other instrument is a no-op.
+ */
+function spanCountingMeterProvider(count: NonNullable<TracingOptions['countSpans']>): MeterProvider {
+  const noop = createNoopMeter();
+  const meter: Meter = Object.create(noop, {
+    createCounter: {
+      value: (name: string): Counter => {
+        if (name !== 'otel.sdk.processor.span.processed') return noop.createCounter(name);
+        return {
+          add(value, attributes) {
+            const errorType = attributes?.['error.type'];
+            count(errorType === undefined ? 'exported' : errorType === 'queue_full' ? 'dropped' : 'export_failed', value);
+          },
+        };
+      },
+    },
+  });
+  return { getMeter: () => meter };
+}
