@@ -89,6 +89,31 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
   return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50) };
 }
 
+/**
+ * Two targets measured request by request in alternation on their own connections, so drift on a
+ * shared, noisy machine hits both alike: the fair way to compare tracing on with tracing off.
+ */
+async function sequentialPair(a: Target, b: Target, stream: boolean): Promise<[{ p50: number; p99: number }, { p50: number; p99: number }]> {
+  const clients = [a, b].map((t) => new Client(`http://127.0.0.1:${t.port}`, { pipelining: 1 }));
+  const times: number[][] = [[], []];
+  const payload = body(stream, a.model);
+  for (let i = 0; i < SEQUENTIAL + 100; i++) {
+    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const start = performance.now();
+      const res = await clients[k]!.request({ method: 'POST', path: a.path, body: payload, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
+      for await (const _ of res.body);
+      if (res.statusCode !== 200) throw new Error(`${[a, b][k]!.name}: status ${res.statusCode}`);
+      if (i >= 100) times[k]!.push(performance.now() - start);
+    }
+  }
+  await Promise.all(clients.map((c) => c.close()));
+  const summary = (t: number[]) => {
+    t.sort((x, y) => x - y);
+    return { p50: percentile(t, 50), p99: percentile(t, 99) };
+  };
+  return [summary(times[0]!), summary(times[1]!)];
+}
+
 async function underLoad(target: Target, stream: boolean): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
   const result = await autocannon({
     url: `http://127.0.0.1:${target.port}${target.path}`,
@@ -103,6 +128,28 @@ async function underLoad(target: Target, stream: boolean): Promise<{ p50: number
 }
 
 const fmt = (n: number) => n.toFixed(2);
+
+/** Sections other benchmarks own (between `<!-- name:start -->` and `<!-- name:end -->`) survive a rewrite. */
+function keptSections(): string {
+  let previous = '';
+  try {
+    previous = readFileSync(join(root, 'bench/RESULTS.md'), 'utf8');
+  } catch {
+    return '';
+  }
+  const sections = previous.match(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [];
+  return sections.map((section) => `\n${section}\n`).join('');
+}
+
+async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const proc = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
+  });
+  await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
+  return { port, proc };
+}
 
 async function main(): Promise<void> {
   const upstream = await startPrinter(['bench/upstream.ts']);
@@ -123,24 +170,29 @@ async function main(): Promise<void> {
     `      - {name: claude, provider: anthropic, model: bench-model, baseURL: "http://127.0.0.1:${upstream.port}", credentials: {kind: env, name: BENCH_ANTHROPIC_KEY}}`,
     '',
   ].join('\n'));
-  const port = await freePort();
-  const adminPort = await freePort();
-  const ours = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
-  });
-  await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
+  const sink = await startPrinter(['bench/otlp-sink.ts']);
+  // Two llmroute processes: tracing off (no OTEL_* at all) and tracing on, exporting every span over
+  // OTLP/HTTP protobuf to the local sink (default batch settings, always-on sampling).
+  const withoutOtel = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+  const ours = await startLlmroute(config, { ...withoutOtel });
+  const traced = await startLlmroute(config, { ...withoutOtel, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}`, OTEL_SERVICE_NAME: 'llmroute-bench' });
   await new Promise((r) => setTimeout(r, 500));
-  const idleRss = rssMb(ours.pid, 'VmRSS');
+  const idleRss = rssMb(ours.proc.pid, 'VmRSS');
+  const idleRssTraced = rssMb(traced.proc.pid, 'VmRSS');
+  const port = ours.port;
 
   const targets: Target[] = [
     { name: 'direct', port: upstream.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
     { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
     { name: 'llmroute', port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
+    { name: 'llmroute, tracing on (OTLP)', port: traced.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
     { name: 'direct (Anthropic API)', port: upstream.port, path: '/v1/messages', model: 'bench', baseline: 'direct (Anthropic API)' },
     { name: 'llmroute, translated to Anthropic', port, path: '/v1/chat/completions', model: 'bench-anthropic', baseline: 'direct (Anthropic API)' },
   ];
   const rows: string[] = [];
+  const tracingRows: string[] = [];
   let peakRss = 0;
+  let peakRssTraced = 0;
   try {
     for (const stream of [false, true]) {
       const seq: Record<string, Awaited<ReturnType<typeof sequential>>> = {};
@@ -152,11 +204,17 @@ async function main(): Promise<void> {
         const s = seq[t.name]!, d = seq[t.baseline]!, l = load[t.name]!, ld = load[t.baseline]!;
         rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
       }
+      const [off, on] = await sequentialPair(targets.find((t) => t.name === 'llmroute')!, targets.find((t) => t.name === 'llmroute, tracing on (OTLP)')!, stream);
+      const offLoad = load.llmroute!, onLoad = load['llmroute, tracing on (OTLP)']!;
+      tracingRows.push(`| ${kind} | ${fmt(on.p50 - off.p50)} | ${fmt(on.p99 - off.p99)} | ${fmt(onLoad.p50 - offLoad.p50)} | ${fmt(onLoad.p99 - offLoad.p99)} |`);
       rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
     }
   } finally {
-    peakRss = rssMb(ours.pid, 'VmHWM');
-    ours.kill();
+    peakRss = rssMb(ours.proc.pid, 'VmHWM');
+    peakRssTraced = rssMb(traced.proc.pid, 'VmHWM');
+    ours.proc.kill();
+    traced.proc.kill();
+    sink.proc.kill();
     bare.proc.kill();
     upstream.proc.kill();
   }
@@ -182,10 +240,25 @@ ${rows.join('\n')}
 
 llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
 
+## Tracing overhead
+
+The same llmroute with tracing on: a SERVER and a CLIENT span per request, every span exported over
+OTLP/HTTP protobuf (batch processor, default settings, always-on sampling) to a local sink process.
+Figures are tracing-on minus tracing-off, in milliseconds. Sequential: ${SEQUENTIAL} requests to each,
+alternating between the two processes request by request (so drift hits both alike); under load: from
+the rows above.
+
+| mode | p50 seq | p99 seq | p50 load | p99 load |
+|---|---|---|---|---|
+${tracingRows.join('\n')}
+
+RSS with tracing on: idle ${idleRssTraced.toFixed(1)} MB, peak ${peakRssTraced.toFixed(1)} MB
+(tracing off: idle ${idleRss.toFixed(1)} MB, peak ${peakRss.toFixed(1)} MB). Target (issue 5): tracing adds ≤ 0.1 ms p50.
+
 Targets (issue 3, sequential figures): added p50 ≤ 0.5 ms, p99 ≤ 2 ms, TTFT added ≤ 1 ms, idle RSS ≤ 70 MB;
 under load at most 1.5x what the bare proxy adds. Issue 4: translation adds ≤ 0.3 ms per request.
 `;
-  writeFileSync(join(root, 'bench/RESULTS.md'), report);
+  writeFileSync(join(root, 'bench/RESULTS.md'), report + keptSections());
   process.stdout.write(report);
 }
 

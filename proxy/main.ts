@@ -44,7 +44,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const workload = workloadIdentity(process.env);
   const tracingConfig = tracingConfigFromEnv(process.env, { serviceName: 'llmroute-sidecar' });
   for (const warning of tracingConfig.warnings) logger.warn({}, `tracing: ${warning}`);
-  const tracing = createTracing(tracingConfig, {
+  const tracing = await createTracing(tracingConfig, {
     serviceVersion: VERSION,
     workloadAttributes: resourceAttributesOf(workload),
     countSpans: (result, n) => metrics.traceSpans.inc({ result }, n),

@@ -10,6 +10,9 @@ export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 
 const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be a duration such as 250ms, 2s or 1m30s' });
 
+/** USD per million tokens. */
+const price = z.number().min(0).max(100_000);
+
 export const secretRefSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name (DNS subdomain)').max(253),
   key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key').max(253),
@@ -35,6 +38,15 @@ export const routeBackendSchema = z.strictObject({
   credentials: routeCredentialsSchema.optional(),
   weight: z.number().int().min(0).max(1_000_000).optional(),
   timeouts: z.strictObject({ connect: duration.optional(), firstToken: duration.optional(), total: duration.optional() }).optional(),
+  pricing: z
+    .strictObject({
+      input: price.optional(),
+      cachedInput: price.optional(),
+      cacheWrite: price.optional(),
+      output: price.optional(),
+      reasoning: price.optional(),
+    })
+    .optional(),
   options: z.record(z.string(), z.unknown()).optional(),
 });
 

@@ -101,6 +101,7 @@ function compileBackend(spec: RouteBackendSpec, secretsDir: string): BackendConf
   };
   if (spec.baseURL !== undefined) backend.baseURL = spec.baseURL;
   if (spec.region !== undefined) backend.region = spec.region;
+  if (spec.pricing !== undefined) backend.pricing = spec.pricing;
   return backend;
 }
 

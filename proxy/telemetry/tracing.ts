@@ -1,23 +1,11 @@
 // Builds the OpenTelemetry pipeline from a TracingConfig: tracer provider, sampler, W3C propagators,
 // and an OTLP exporter behind a batch processor (bounded queue; a full queue drops spans and counts
 // them in `llmroute_trace_spans_total{result="dropped"}`). Export never runs on the request path.
+// The SDK, resources and exporter modules are imported only when tracing is on: a sidecar without
+// a collector does not pay their memory.
 import { createNoopMeter, type Counter, type Meter, type MeterProvider, type TextMapPropagator } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { SamplerSetting, TracingConfig } from './otel-config.ts';
 import { SEMCONV } from './semconv.ts';
 import { passThroughTracer, spanTracer, type RequestTracer } from './spans.ts';
@@ -39,21 +27,24 @@ export interface TracingOptions {
   exporter?: SpanExporter;
 }
 
-export function createTracing(config: TracingConfig, options: TracingOptions): Tracing {
+type SdkTrace = typeof import('@opentelemetry/sdk-trace');
+
+export async function createTracing(config: TracingConfig, options: TracingOptions): Promise<Tracing> {
   const propagator = buildPropagator(config.propagators);
   if (!config.enabled && !options.exporter) {
     return { enabled: false, tracer: passThroughTracer(propagator), forceFlush: async () => {}, shutdown: async () => {} };
   }
-  const processor = buildProcessor(config, options);
+  const [sdk, { resourceFromAttributes }] = await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/resources')]);
+  const processor = await buildProcessor(sdk, config, options);
   const resourceAttributes = {
     ...(config.enabled ? config.resourceAttributes : {}),
     ...options.workloadAttributes,
     [SEMCONV.SERVICE_NAME]: config.enabled ? config.serviceName : 'llmroute-sidecar',
     [SEMCONV.SERVICE_VERSION]: options.serviceVersion,
   };
-  const provider = new TracerProvider({
+  const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes(resourceAttributes),
-    sampler: config.enabled ? buildSampler(config.sampler) : new AlwaysOnSampler(),
+    sampler: config.enabled ? buildSampler(sdk, config.sampler) : new sdk.AlwaysOnSampler(),
     spanLimits: { attributeValueLengthLimit: config.enabled ? config.attributeValueLengthLimit : 16_384 },
     spanProcessors: [processor],
   });
@@ -66,33 +57,36 @@ export function createTracing(config: TracingConfig, options: TracingOptions): T
   };
 }
 
-function buildProcessor(config: TracingConfig, options: TracingOptions): SpanProcessor {
-  if (options.exporter) return new SimpleSpanProcessor({ exporter: options.exporter });
+async function buildProcessor(sdk: SdkTrace, config: TracingConfig, options: TracingOptions): Promise<SpanProcessor> {
+  if (options.exporter) return new sdk.SimpleSpanProcessor({ exporter: options.exporter });
   if (!config.enabled) throw new Error('unreachable: tracing disabled without a test exporter');
   // The exporters read headers, certificates, compression and timeout from OTEL_EXPORTER_OTLP_*
   // themselves (header values, often credentials, never pass through our config or logs).
-  const exporter = config.protocol === 'http/json' ? new OTLPJsonExporter({ url: config.endpoint }) : new OTLPProtoExporter({ url: config.endpoint });
-  return new BatchSpanProcessor({
+  const exporter: SpanExporter =
+    config.protocol === 'http/json'
+      ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: config.endpoint })
+      : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: config.endpoint });
+  return new sdk.BatchSpanProcessor({
     exporter,
     ...config.batch,
     ...(options.countSpans ? { selfObsMeterProvider: spanCountingMeterProvider(options.countSpans) } : {}),
   });
 }
 
-function buildSampler(setting: SamplerSetting): Sampler {
+function buildSampler(sdk: SdkTrace, setting: SamplerSetting): Sampler {
   switch (setting.kind) {
     case 'always_on':
-      return new AlwaysOnSampler();
+      return new sdk.AlwaysOnSampler();
     case 'always_off':
-      return new AlwaysOffSampler();
+      return new sdk.AlwaysOffSampler();
     case 'traceidratio':
-      return new TraceIdRatioBasedSampler(setting.ratio);
+      return new sdk.TraceIdRatioBasedSampler(setting.ratio);
     case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() });
     case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(setting.ratio) });
+      return new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(setting.ratio) });
   }
 }
 

@@ -34,6 +34,16 @@ describe('compile', () => {
     expect(result.routes[0]).toMatchObject({ name: 'chat', compiled: true, reason: 'Compiled', observedGeneration: 1 });
   });
 
+  test('a backend price override reaches the compiled config, and a negative price is refused', () => {
+    const selfHosted = { name: 'vllm', provider: 'openai-compatible', model: 'llama-3.3-70b', baseURL: 'http://vllm.ml:8000/v1', credentials: { none: true }, pricing: { input: 0.12, output: 0.4 } };
+    const ok = compile([route('local', { models: ['local'], backends: [selfHosted] })], []);
+    expect(ok.config.routes[0]!.backends[0]!.pricing).toEqual({ input: 0.12, output: 0.4 });
+    const bad = compile([route('bad', { models: ['bad'], backends: [{ ...selfHosted, pricing: { input: -1 } }] })], []);
+    expect(bad.config.routes).toEqual([]);
+    expect(bad.routes[0]).toMatchObject({ compiled: false, reason: 'InvalidSpec' });
+    expect(bad.routes[0]!.message).toContain('pricing.input');
+  });
+
   test('the same input compiles to the same bytes and generation', () => {
     const input = [route('chat', { models: ['chat'], backends: [openai] })];
     expect(serializeConfig(compile(input, []).config)).toBe(serializeConfig(compile(input, []).config));

@@ -33,6 +33,10 @@ describe('CRD schemas agree with the zod schemas', () => {
   test('backend fields', () => {
     expect(keys(backend)).toEqual(zodKeys(routeBackendSchema));
   });
+  test('pricing fields', () => {
+    const pricing = routeBackendSchema.shape.pricing.unwrap();
+    expect(keys(backend.properties!.pricing)).toEqual(zodKeys(pricing));
+  });
   test('credentials fields', () => {
     expect(keys(backend.properties!.credentials)).toEqual(zodKeys(routeCredentialsSchema));
   });

@@ -22,10 +22,10 @@ let proxy: Started;
 const lines: string[] = [];
 const metrics = new ProxyMetrics();
 const spans = new InMemorySpanExporter();
-const tracing = createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], warnings: [] }, { serviceVersion: 'test', exporter: spans });
 
 beforeAll(async () => {
   [anthropic, gemini] = await Promise.all([startAnthropicFake(), startGeminiFake()]);
+  const tracing = await createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], warnings: [] }, { serviceVersion: 'test', exporter: spans });
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       lines.push(...chunk.toString().split('\n').filter(Boolean));

@@ -58,7 +58,7 @@ afterEach(async () => {
 async function startExporting(env: Record<string, string>, metrics = new ProxyMetrics()): Promise<Started> {
   const config = tracingConfigFromEnv(env, { serviceName: 'llmroute-sidecar' });
   expect(config.enabled).toBe(true);
-  tracing = createTracing(config, { serviceVersion: '9.9.9', workloadAttributes: { 'k8s.namespace.name': 'shop' }, countSpans: (result, n) => metrics.traceSpans.inc({ result }, n) });
+  tracing = await createTracing(config, { serviceVersion: '9.9.9', workloadAttributes: { 'k8s.namespace.name': 'shop' }, countSpans: (result, n) => metrics.traceSpans.inc({ result }, n) });
   started = await startWith([{ name: 'ns/plain', models: ['plain'], backends: [backend('primary', openai.baseURL)], retries: { attempts: 0 } }], {
     telemetry: createObserver({ metrics, tracer: tracing.tracer }),
     metrics: () => metrics.render(),

@@ -42,7 +42,7 @@ const routes = (): RouteInput[] => [
 
 async function startTraced(logPrompts: boolean): Promise<{ started: Started; exporter: InMemorySpanExporter }> {
   const exporter = new InMemorySpanExporter();
-  const tracing = createTracing(TEST_OFF, { serviceVersion: 'test', exporter });
+  const tracing = await createTracing(TEST_OFF, { serviceVersion: 'test', exporter });
   const telemetry = createObserver({ metrics: new ProxyMetrics(), costOf: backendCost, tracer: tracing.tracer });
   const started = await startWith(routes(), { env: { ANTHROPIC_KEY: 'a-key', GEMINI_KEY: 'g-key' }, telemetry, extra: { policy: { requireZeroDataRetention: false, logPrompts } } });
   return { started, exporter };
@@ -216,7 +216,7 @@ describe('prompt logging allowed by the namespace policy', () => {
 describe('tracing off', () => {
   let started: Started;
   beforeAll(async () => {
-    const tracing = createTracing(TEST_OFF, { serviceVersion: 'test' });
+    const tracing = await createTracing(TEST_OFF, { serviceVersion: 'test' });
     expect(tracing.enabled).toBe(false);
     started = await startWith(routes(), { telemetry: createObserver({ metrics: new ProxyMetrics(), tracer: tracing.tracer }) });
   });
