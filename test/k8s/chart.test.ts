@@ -1,0 +1,526 @@
+// The Helm chart (charts/llmroute), checked with the real helm CLI (scripts/build-helm.sh, or the
+// binary named by $LLMROUTE_HELM) and installed into the real kube-apiserver of the test harness:
+// its RBAC is probed with SubjectAccessReviews as the operator's ServiceAccount, and the real
+// operator runs as that ServiceAccount, with the rendered arguments, environment and probes.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { startCluster, type Cluster } from './harness.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const chartDir = join(root, 'charts/llmroute');
+const NS = 'llmroute-system';
+const RELEASE = 'llmroute';
+const FULLNAME = 'llmroute-operator'; // <release>-operator when the release name holds the chart name
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+const chartMeta = yaml.load(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
+
+const work = mkdtempSync(join(tmpdir(), 'llmroute-chart-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------------------------------------
+// helm
+
+let helmPath: string | undefined;
+function helmBin(): string {
+  if (helmPath) return helmPath;
+  if (process.env.LLMROUTE_HELM) return (helmPath = process.env.LLMROUTE_HELM);
+  try {
+    helmPath = execFileSync(join(root, 'scripts/build-helm.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+  } catch (err) {
+    throw new Error(`helm is missing and could not be built (scripts/build-helm.sh): ${(err as Error).message}`);
+  }
+  return helmPath;
+}
+
+interface HelmResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs helm with its config, cache and data directories inside the test's scratch directory. */
+function helm(args: string[]): HelmResult {
+  const res = spawnSync(helmBin(), args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: work, HELM_CACHE_HOME: join(work, 'helm/cache'), HELM_CONFIG_HOME: join(work, 'helm/config'), HELM_DATA_HOME: join(work, 'helm/data') },
+  });
+  if (res.error) throw res.error;
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+function helmOk(args: string[]): string {
+  const res = helm(args);
+  if (res.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${res.code}:\n${res.stderr}${res.stdout}`);
+  return res.stdout;
+}
+
+let valuesFiles = 0;
+function valuesFile(values: object): string {
+  const file = join(work, `values-${++valuesFiles}.yaml`);
+  writeFileSync(file, yaml.dump(values));
+  return file;
+}
+
+type Obj = k8s.KubernetesObject & { metadata: k8s.V1ObjectMeta };
+
+function render(values: object = {}, extra: string[] = []): Obj[] {
+  const out = helmOk(['template', RELEASE, chartDir, '--namespace', NS, '-f', valuesFile(values), ...extra]);
+  return (yaml.loadAll(out) as Array<Obj | null>).filter((o): o is Obj => o !== null && typeof o === 'object');
+}
+
+function only<T = Obj>(objects: Obj[], kind: string): T {
+  const found = objects.filter((o) => o.kind === kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind}, rendered ${found.length}`);
+  return found[0] as T;
+}
+
+const operatorContainer = (d: k8s.V1Deployment) => d.spec!.template.spec!.containers.find((c) => c.name === 'operator')!;
+
+function rbacRules(objects: Obj[]): k8s.V1PolicyRule[] {
+  return objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').flatMap((o) => (o as k8s.V1ClusterRole).rules ?? []);
+}
+
+const overrides = {
+  fullnameOverride: 'gw',
+  image: { repository: 'registry.example.com/platform/llmroute', tag: '1.2.3-rc.1', pullPolicy: 'Always' },
+  operator: {
+    replicas: 3,
+    logLevel: 'debug',
+    adminPort: 9090,
+    secretsDir: '/etc/llm-secrets',
+    resources: { limits: { cpu: '1', memory: '1Gi' } },
+    nodeSelector: { 'kubernetes.io/os': 'linux' },
+    tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'llm', effect: 'NoSchedule' }],
+    affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['system'] }] }] } } },
+  },
+  metrics: { service: { port: 9100 } },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the chart, rendered by the real helm', () => {
+  test('helm lint --strict passes with the defaults and with overrides, and fails on values the schema refuses', () => {
+    expect(helmOk(['lint', '--strict', chartDir])).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(helmOk(['lint', '--strict', chartDir, '-f', valuesFile(overrides)])).toContain('0 chart(s) failed');
+    const bad = helm(['lint', '--strict', chartDir, '-f', valuesFile({ operator: { replicas: 'two', logLevel: 'loud' } })]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/operator\/replicas/);
+    expect(bad.stdout + bad.stderr).toMatch(/operator\/logLevel/);
+  });
+
+  test('the chart CRDs are byte-identical copies of crds/ (scripts/sync-chart-crds.sh)', () => {
+    const top = readdirSync(join(root, 'crds')).filter((f) => f.endsWith('.yaml')).sort();
+    const inChart = readdirSync(join(chartDir, 'crds')).sort();
+    expect(top.length).toBeGreaterThan(0);
+    expect(inChart).toEqual(top);
+    for (const f of top) {
+      const same = readFileSync(join(root, 'crds', f)).equals(readFileSync(join(chartDir, 'crds', f)));
+      if (!same) throw new Error(`charts/llmroute/crds/${f} differs from crds/${f}: run scripts/sync-chart-crds.sh`);
+    }
+    // helm ships them as CRDs, verbatim (installed before the templates, never templated).
+    const crds = render({}, ['--include-crds']).filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds.map((o) => o.metadata.name).sort()).toEqual(['llmpolicies.llmroute.dev', 'llmroutes.llmroute.dev']);
+    for (const f of top) expect(crds).toContainEqual(yaml.load(readFileSync(join(root, 'crds', f), 'utf8')));
+    expect(render().filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  test('appVersion is the package version and the default image tag', () => {
+    expect(chartMeta.appVersion).toBe(pkg.version);
+    const deployment = only<k8s.V1Deployment>(render(), 'Deployment');
+    expect(operatorContainer(deployment).image).toBe(`ghcr.io/llmroute/llmroute:${pkg.version}`);
+  });
+
+  test('defaults render the operator Deployment, its RBAC and a metrics Service, labelled, and no webhook', () => {
+    const objects = render();
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const o of objects) {
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'llmroute',
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/version': pkg.version,
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/part-of': 'llmroute',
+        'app.kubernetes.io/component': 'operator',
+        'helm.sh/chart': `llmroute-${chartMeta.version}`,
+      });
+      if (!o.kind!.startsWith('Cluster')) expect(o.metadata.namespace).toBe(NS);
+    }
+  });
+
+  test('the Deployment: replicas, command, probes on the admin port, downward-API namespace, hardened security context', () => {
+    const objects = render();
+    const d = only<k8s.V1Deployment>(objects, 'Deployment');
+    const pod = d.spec!.template.spec!;
+    const c = operatorContainer(d);
+    expect(d.spec!.replicas).toBe(2);
+    expect(d.spec!.template.metadata!.labels).toMatchObject(d.spec!.selector.matchLabels!);
+    expect(c.command).toEqual(['llmroute']);
+    expect(c.args).toEqual(['operator', '--admin-port=8081']);
+    expect(c.imagePullPolicy).toBe('IfNotPresent');
+    expect(c.ports).toEqual([{ name: 'admin', containerPort: 8081, protocol: 'TCP' }]);
+    expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(c.env).toEqual([
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'LLMROUTE_LOG_LEVEL', value: 'info' },
+    ]);
+    expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '128Mi' });
+    expect(c.resources?.limits?.memory).toBeDefined();
+
+    expect(pod.serviceAccountName).toBe(only(objects, 'ServiceAccount').metadata.name);
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext!.runAsUser).toBeGreaterThan(0);
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext!.capabilities!.add).toBeUndefined();
+    // A read-only root filesystem, but a writable /tmp.
+    expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    // Replicas are spread over nodes unless the user sets an affinity.
+    const spread = pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
+    expect(spread?.labelSelector?.matchLabels).toEqual(d.spec!.selector.matchLabels);
+
+    const svc = only<k8s.V1Service>(objects, 'Service');
+    expect(d.spec!.template.metadata!.labels).toMatchObject(svc.spec!.selector!);
+    expect(svc.spec!.ports).toEqual([{ name: 'metrics', port: 8081, targetPort: 'admin', protocol: 'TCP' }]);
+  });
+
+  test('overrides reach the Deployment and the Service', () => {
+    const objects = render(overrides);
+    const d = only<k8s.V1Deployment>(objects, 'Deployment');
+    const c = operatorContainer(d);
+    expect(d.metadata!.name).toBe('gw-operator');
+    expect(d.spec!.replicas).toBe(3);
+    expect(c.image).toBe('registry.example.com/platform/llmroute:1.2.3-rc.1');
+    expect(c.imagePullPolicy).toBe('Always');
+    expect(c.args).toEqual(['operator', '--admin-port=9090', '--secrets-dir=/etc/llm-secrets']);
+    expect(c.ports).toEqual([{ name: 'admin', containerPort: 9090, protocol: 'TCP' }]);
+    expect(c.readinessProbe?.httpGet?.port).toBe('admin');
+    expect(c.env).toContainEqual({ name: 'LLMROUTE_LOG_LEVEL', value: 'debug' });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+    expect(d.spec!.template.spec!.nodeSelector).toEqual(overrides.operator.nodeSelector);
+    expect(d.spec!.template.spec!.tolerations).toEqual(overrides.operator.tolerations);
+    expect(d.spec!.template.spec!.affinity).toEqual(overrides.operator.affinity);
+    const svc = only<k8s.V1Service>(objects, 'Service');
+    expect(svc.metadata!.name).toBe('gw-operator-metrics');
+    expect(svc.spec!.ports![0]).toMatchObject({ port: 9100, targetPort: 'admin' });
+    for (const binding of objects.filter((o) => o.kind!.endsWith('Binding')) as k8s.V1RoleBinding[]) {
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'gw-operator', namespace: NS }]);
+      expect(binding.roleRef.name).toBe('gw-operator');
+    }
+    // A numeric tag from --set is still a tag.
+    expect(operatorContainer(only(render({}, ['--set', 'image.tag=2']), 'Deployment')).image).toBe('ghcr.io/llmroute/llmroute:2');
+  });
+
+  test('an existing ServiceAccount, no RBAC, no metrics Service', () => {
+    const existing = render({ serviceAccount: { create: false, name: 'platform-llmroute' } });
+    expect(existing.filter((o) => o.kind === 'ServiceAccount')).toEqual([]);
+    expect(only<k8s.V1Deployment>(existing, 'Deployment').spec!.template.spec!.serviceAccountName).toBe('platform-llmroute');
+    for (const binding of existing.filter((o) => o.kind!.endsWith('Binding')) as k8s.V1RoleBinding[]) {
+      expect(binding.subjects![0]!.name).toBe('platform-llmroute');
+    }
+    const nameless = helm(['template', RELEASE, chartDir, '-f', valuesFile({ serviceAccount: { create: false } })]);
+    expect(nameless.code).not.toBe(0);
+    expect(nameless.stderr).toContain('serviceAccount.name is required');
+
+    const bare = render({ rbac: { create: false }, metrics: { service: { enabled: false } } });
+    expect(bare.map((o) => o.kind).sort()).toEqual(['Deployment', 'ServiceAccount']);
+  });
+
+  test('RBAC is exactly what the operator uses, and never touches Secrets', () => {
+    for (const values of [{}, overrides, { serviceAccount: { create: false, name: 'x' } }]) {
+      const objects = render(values);
+      expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+      const rules = rbacRules(objects);
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) {
+        expect(rule.resources ?? []).not.toContain('secrets');
+        expect(rule.resources ?? []).not.toContain('*');
+        expect(rule.apiGroups ?? []).not.toContain('*');
+        expect(rule.nonResourceURLs).toBeUndefined();
+        for (const verb of ['*', 'escalate', 'bind', 'impersonate', 'deletecollection']) expect(rule.verbs).not.toContain(verb);
+      }
+    }
+    const objects = render();
+    expect(only<k8s.V1ClusterRole>(objects, 'ClusterRole').rules).toEqual([
+      { apiGroups: ['llmroute.dev'], resources: ['llmroutes', 'llmpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['llmroute.dev'], resources: ['llmroutes/status', 'llmpolicies/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['llmroute-config'], verbs: ['get', 'create', 'patch', 'update', 'delete'] },
+      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+    expect(only<k8s.V1Role>(objects, 'Role').rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['llmroute-operator'], verbs: ['get', 'update'] },
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function eventually<T>(fn: () => Promise<T | undefined>, what: () => string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what()} did not happen in time${last ? `: ${String(last)}` : ''}`);
+}
+
+const SA_USER = `system:serviceaccount:${NS}:${FULLNAME}`;
+const SA_GROUPS = ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'];
+const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
+
+describe('the chart in a real kube-apiserver', () => {
+  let cluster: Cluster;
+  let core: k8s.CoreV1Api;
+  let authz: k8s.AuthorizationV1Api;
+  let objects: k8s.KubernetesObjectApi;
+  let adminPort: number;
+  let installValues: string;
+  let rendered: Obj[];
+  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  const children = new Set<ChildProcess>();
+
+  beforeAll(async () => {
+    helmBin();
+    cluster = await startCluster();
+    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    authz = cluster.kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
+    objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+    adminPort = await freePort();
+    installValues = valuesFile({ operator: { adminPort } });
+    rendered = render({ operator: { adminPort } });
+    const out = helmOk(['install', RELEASE, chartDir, '--namespace', NS, '--create-namespace', '--kubeconfig', cluster.kubeconfigPath, '-f', installValues]);
+    expect(out).toContain('STATUS: deployed');
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await cluster?.stop();
+    await insecure.close();
+  }, 60_000);
+
+  test('helm install created every rendered object, as rendered', async () => {
+    expect(rendered.length).toBe(7);
+    for (const want of rendered) {
+      const got = (await objects.read({ apiVersion: want.apiVersion!, kind: want.kind!, metadata: { name: want.metadata.name!, namespace: want.metadata.namespace! } })) as Obj;
+      expect(got.metadata.labels).toMatchObject(want.metadata.labels!);
+      expect(got.metadata.annotations?.['meta.helm.sh/release-name']).toBe(RELEASE);
+    }
+    const d = (await objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: FULLNAME, namespace: NS } })) as k8s.V1Deployment;
+    expect(d.spec!.replicas).toBe(2);
+    expect(operatorContainer(d).securityContext).toEqual(operatorContainer(only(rendered, 'Deployment')).securityContext);
+  });
+
+  const plurals: Record<string, string> = {
+    ServiceAccount: 'serviceaccounts', Service: 'services', Deployment: 'deployments',
+    ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
+  };
+
+  /** Server-side apply, dry run, with unknown or duplicate fields refused. */
+  async function strictApply(obj: Obj): Promise<{ ok: boolean; status: number; text: string }> {
+    const plural = plurals[obj.kind!];
+    if (!plural) throw new Error(`no plural known for ${obj.kind}: extend the table`);
+    const base = obj.apiVersion === 'v1' ? '/api/v1' : `/apis/${obj.apiVersion}`;
+    const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
+    const url = `${cluster.server}${base}${ns}/${plural}/${obj.metadata.name}?fieldManager=chart-test&force=true&dryRun=All&fieldValidation=Strict`;
+    const res = await undiciFetch(url, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${cluster.kubeConfig.getCurrentUser()!.token}`, 'content-type': 'application/apply-patch+yaml' },
+      body: JSON.stringify(obj),
+      dispatcher: insecure,
+    });
+    return { ok: res.ok, status: res.status, text: await res.text() };
+  }
+
+  test('every rendered object passes strict server-side validation (and a typo would not)', async () => {
+    for (const obj of rendered) {
+      const res = await strictApply(obj);
+      if (!res.ok) throw new Error(`${obj.kind} ${obj.metadata.name}: ${res.status} ${res.text}`);
+    }
+    const typo = JSON.parse(JSON.stringify(only(rendered, 'Deployment'))) as k8s.V1Deployment & Obj;
+    (operatorContainer(typo) as unknown as Record<string, unknown>).securityContxt = {};
+    const res = await strictApply(typo);
+    expect(res.ok).toBe(false);
+    expect(res.text).toMatch(/securityContxt: field not declared in schema|unknown field "securityContxt"/);
+  });
+
+  async function review(attrs: k8s.V1ResourceAttributes): Promise<k8s.V1SubjectAccessReviewStatus> {
+    const res = await authz.createSubjectAccessReview({
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: SA_USER, groups: SA_GROUPS, resourceAttributes: attrs } },
+    });
+    return res.status!;
+  }
+
+  const route = { group: 'llmroute.dev', resource: 'llmroutes' };
+  const lease = { group: 'coordination.k8s.io', resource: 'leases' };
+  const allowed: Array<[string, k8s.V1ResourceAttributes]> = [
+    ['list llmroutes in every namespace', { ...route, verb: 'list' }],
+    ['watch llmroutes in every namespace', { ...route, verb: 'watch' }],
+    ['get an llmroute', { ...route, verb: 'get', namespace: 'shop', name: 'chat' }],
+    ['list llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'list' }],
+    ['watch llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'watch' }],
+    ['patch llmroutes/status', { ...route, subresource: 'status', verb: 'patch', namespace: 'shop', name: 'chat' }],
+    ['update llmroutes/status', { ...route, subresource: 'status', verb: 'update', namespace: 'shop', name: 'chat' }],
+    ['list configmaps in every namespace', { resource: 'configmaps', verb: 'list' }],
+    ['watch configmaps in every namespace', { resource: 'configmaps', verb: 'watch' }],
+    ['patch (server-side apply) llmroute-config', { resource: 'configmaps', verb: 'patch', namespace: 'shop', name: 'llmroute-config' }],
+    ['create llmroute-config (as an apply names it)', { resource: 'configmaps', verb: 'create', namespace: 'shop', name: 'llmroute-config' }],
+    ['get llmroute-config', { resource: 'configmaps', verb: 'get', namespace: 'shop', name: 'llmroute-config' }],
+    ['create leases in the release namespace', { ...lease, verb: 'create', namespace: NS }],
+    ['get the llmroute-operator lease', { ...lease, verb: 'get', namespace: NS, name: 'llmroute-operator' }],
+    ['update the llmroute-operator lease', { ...lease, verb: 'update', namespace: NS, name: 'llmroute-operator' }],
+    ['create events', { resource: 'events', verb: 'create', namespace: 'shop' }],
+    ['patch events', { resource: 'events', verb: 'patch', namespace: 'shop', name: 'chat.1' }],
+    ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'shop' }],
+  ];
+  const denied: Array<[string, k8s.V1ResourceAttributes]> = [
+    ['get a secret', { resource: 'secrets', verb: 'get', namespace: 'shop', name: 'openai-key' }],
+    ['list secrets in a namespace', { resource: 'secrets', verb: 'list', namespace: 'shop' }],
+    ['list secrets in every namespace', { resource: 'secrets', verb: 'list' }],
+    ['watch secrets', { resource: 'secrets', verb: 'watch' }],
+    ['get secrets in its own namespace (helm release records live there)', { resource: 'secrets', verb: 'get', namespace: NS, name: `sh.helm.release.v1.${RELEASE}.v1` }],
+    ['delete an llmroute', { ...route, verb: 'delete', namespace: 'shop', name: 'chat' }],
+    ['delete every llmroute', { ...route, verb: 'deletecollection', namespace: 'shop' }],
+    ['create an llmroute', { ...route, verb: 'create', namespace: 'shop' }],
+    ['update an llmroute spec', { ...route, verb: 'update', namespace: 'shop', name: 'chat' }],
+    ['patch an llmroute spec', { ...route, verb: 'patch', namespace: 'shop', name: 'chat' }],
+    ['delete an llmpolicy', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'delete', namespace: 'shop', name: 'residency' }],
+    ['patch another ConfigMap', { resource: 'configmaps', verb: 'patch', namespace: 'kube-system', name: 'coredns' }],
+    ['create another ConfigMap', { resource: 'configmaps', verb: 'create', namespace: 'shop', name: 'app-settings' }],
+    ['delete another ConfigMap', { resource: 'configmaps', verb: 'delete', namespace: 'shop', name: 'app-settings' }],
+    ['create leases outside the release namespace', { ...lease, verb: 'create', namespace: 'kube-system' }],
+    ['update another lease', { ...lease, verb: 'update', namespace: NS, name: 'someone-else' }],
+    ['create pods', { resource: 'pods', verb: 'create', namespace: 'shop' }],
+    ['create service-account tokens', { resource: 'serviceaccounts', subresource: 'token', verb: 'create', namespace: NS, name: FULLNAME }],
+    ['create rolebindings', { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create', namespace: 'shop' }],
+    ['escalate clusterroles', { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' }],
+    ['impersonate users', { resource: 'users', verb: 'impersonate' }],
+  ];
+
+  test.each(allowed)('the operator ServiceAccount may %s', async (_what, attrs) => {
+    const status = await review(attrs);
+    if (!status.allowed) throw new Error(`denied: ${status.reason ?? ''} ${status.evaluationError ?? ''}`);
+  });
+
+  test.each(denied)('the operator ServiceAccount may not %s', async (_what, attrs) => {
+    const status = await review(attrs);
+    if (status.allowed) throw new Error(`allowed: ${status.reason ?? ''}`);
+  });
+
+  test('the real operator, as the chart ServiceAccount with the rendered command, env and probes, reconciles and leads', async () => {
+    // A token for the ServiceAccount, as the kubelet would mount it.
+    const token = await core.createNamespacedServiceAccountToken({ name: FULLNAME, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const kubeconfig = join(work, 'operator-kubeconfig');
+    writeFileSync(kubeconfig, yaml.dump({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+      clusters: [{ name: 'harness', cluster: { server: cluster.server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'sa', user: { token: token.status!.token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'harness', user: 'sa' } }],
+    }));
+
+    const c = operatorContainer(only(rendered, 'Deployment'));
+    expect(c.command).toEqual(['llmroute']);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+    for (const e of c.env ?? []) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = NS;
+      else throw new Error(`env ${e.name}: no stand-in for ${JSON.stringify(e.valueFrom)}`);
+    }
+    let logs = '';
+    const child = spawn(process.execPath, [join(root, 'bin/llmroute.js'), ...c.args!, `--kubeconfig=${kubeconfig}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.stdout!.on('data', (d: Buffer) => (logs += d));
+    child.stderr!.on('data', (d: Buffer) => (logs += d));
+    const withLogs = (what: string) => () => `${what} (operator exit ${child.exitCode}; logs:\n${logs})`;
+
+    const port = (name: string | number) => (typeof name === 'number' ? name : c.ports!.find((p) => p.name === name)!.containerPort);
+    const probe = async (p: k8s.V1Probe | undefined) => {
+      const res = await fetch(`http://127.0.0.1:${port(p!.httpGet!.port as string)}${p!.httpGet!.path}`);
+      return res.ok ? true : undefined;
+    };
+    await eventually(() => probe(c.livenessProbe), withLogs('liveness probe'));
+    await eventually(() => probe(c.readinessProbe), withLogs('readiness probe'));
+
+    const coordination = cluster.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    const held = await eventually(async () => {
+      const l = await coordination.readNamespacedLease({ name: 'llmroute-operator', namespace: NS });
+      return l.spec?.holderIdentity ? l : undefined;
+    }, withLogs('leader lease'));
+    expect(held.spec!.holderIdentity).toBe(`${hostname()}-${child.pid}`);
+
+    // A route naming a Secret it may not read: the operator only compiles the mount path.
+    const custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    await core.createNamespace({ body: { metadata: { name: 'shop' } } });
+    await custom.createNamespacedCustomObject({
+      ...GROUP, namespace: 'shop', plural: 'llmroutes',
+      body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name: 'chat' }, spec: { models: ['chat'], backends: [{ name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', credentials: { secretRef: { name: 'openai-key', key: 'apiKey' } } }] } },
+    });
+    const cm = await eventually(async () => core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'shop' }), withLogs('ConfigMap llmroute-config'));
+    expect(cm.data?.['config.yaml']).toContain('/var/run/llmroute/secrets/openai-key/apiKey');
+    expect(cm.metadata?.managedFields?.map((f) => f.manager)).toContain('llmroute-operator');
+    await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
+      return obj.status?.observedGeneration === 1 && obj.status.conditions?.find((x) => x.type === 'Ready')?.status === 'True' ? true : undefined;
+    }, withLogs('route status Ready'));
+
+    // Scraped through the metrics Service's target port.
+    const svc = only<k8s.V1Service>(rendered, 'Service');
+    const metrics = await (await fetch(`http://127.0.0.1:${port(svc.spec!.ports![0]!.targetPort as string)}/metrics`)).text();
+    expect(metrics).toMatch(/^llmroute_operator_leader 1$/m);
+    expect(metrics).toMatch(/^llmroute_operator_reconciles_total\{result="success"\} [1-9]/m);
+    expect(metrics).not.toMatch(/^llmroute_operator_reconciles_total\{result="error"\} [1-9]/m);
+    expect(logs).not.toMatch(/forbidden/i);
+
+    // SIGTERM (what the kubelet sends): the leader releases the Lease and exits cleanly.
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    const released = await coordination.readNamespacedLease({ name: 'llmroute-operator', namespace: NS });
+    expect(released.spec?.holderIdentity).toBeUndefined();
+  }, 90_000);
+
+  test('helm upgrade changes the Deployment; helm uninstall removes the RBAC and keeps the CRDs', async () => {
+    helmOk(['upgrade', RELEASE, chartDir, '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath, '-f', installValues, '--set', 'operator.replicas=1']);
+    const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
+    expect((await apps.readNamespacedDeployment({ name: FULLNAME, namespace: NS })).spec!.replicas).toBe(1);
+
+    helmOk(['uninstall', RELEASE, '--namespace', NS, '--kubeconfig', cluster.kubeconfigPath]);
+    await expect(apps.readNamespacedDeployment({ name: FULLNAME, namespace: NS })).rejects.toMatchObject({ code: 404 });
+    const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await expect(rbac.readClusterRole({ name: FULLNAME })).rejects.toMatchObject({ code: 404 });
+    // Without the bindings the ServiceAccount may do nothing the operator needs.
+    expect((await review({ ...route, verb: 'list' })).allowed).toBe(false);
+    const ext = cluster.kubeConfig.makeApiClient(k8s.ApiextensionsV1Api);
+    expect((await ext.readCustomResourceDefinition({ name: 'llmroutes.llmroute.dev' })).metadata?.name).toBe('llmroutes.llmroute.dev');
+  }, 60_000);
+});
