@@ -52,26 +52,35 @@ function buildRequest(input: AttemptInput, target: BackendTarget): UpstreamReque
   return adapter.buildChatRequest(input.request as ChatCompletionRequest, target);
 }
 
+/** The abort reason of every attempt: preallocated, because a default AbortError captures a stack each time. */
+const ATTEMPT_ABORTED = Object.freeze(new Error('llmroute: upstream attempt aborted'));
+
 export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   const { backend } = input;
   const timeouts = backend.config.timeouts;
+  // One controller per attempt, aborted by the client leaving, a timeout or close(). A plain listener
+  // rather than AbortSignal.any(): the composite signal costs a weak-ref registration per request.
   const controller = new AbortController();
-  const signal = AbortSignal.any([input.clientSignal, controller.signal]);
+  const signal = controller.signal;
+  const abort = () => controller.abort(ATTEMPT_ABORTED);
+  if (input.clientSignal.aborted) abort();
+  else input.clientSignal.addEventListener('abort', abort, { once: true });
   let timedOut: 'first_token' | 'total' | undefined;
   const totalTimer = setTimeout(() => {
     timedOut = 'total';
-    controller.abort();
+    abort();
   }, timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
   const firstTokenTimer =
     input.stream && timeouts.firstTokenMs !== undefined
       ? setTimeout(() => {
           timedOut = 'first_token';
-          controller.abort();
+          abort();
         }, timeouts.firstTokenMs)
       : undefined;
   const release = () => {
     clearTimeout(totalTimer);
     clearTimeout(firstTokenTimer);
+    input.clientSignal.removeEventListener('abort', abort);
   };
   const aborted = (): AttemptResult => {
     release();
@@ -82,7 +91,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   const stream: StreamControl = {
     firstToken: () => clearTimeout(firstTokenTimer),
     release,
-    abortUpstream: () => controller.abort(),
+    abortUpstream: abort,
     failure: () => (input.clientSignal.aborted || timedOut ? aborted() : undefined),
   };
 
@@ -160,6 +169,20 @@ interface StreamControl {
   failure(): AttemptResult | undefined;
 }
 
+/** How long a finished stream's upstream may take to close its body before the connection is cut. */
+const DRAIN_MS = 1000;
+
+async function drain(events: AsyncGenerator<SseEvent[]>, abortUpstream: () => void): Promise<void> {
+  const timer = setTimeout(abortUpstream, DRAIN_MS);
+  try {
+    while (!(await events.next()).done);
+  } catch {
+    // cut or broken: nothing more to read
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const midStreamError = (message: string, code: string, status = 502): StreamOutput => ({
   kind: 'error',
   error: { status, retryable: false, reason: code, body: { error: { message, type: 'upstream_error', param: null, code } } },
@@ -169,10 +192,12 @@ const midStreamError = (message: string, code: string, status = 502): StreamOutp
 async function startStream(input: AttemptInput, target: BackendTarget, events: AsyncGenerator<SseEvent[]>, control: StreamControl): Promise<AttemptResult> {
   const translator = input.backend.adapter.createStreamTranslator(target, { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
   const first: StreamOutput[] = [];
+  let upstreamDone = false;
   try {
     while (first.length === 0) {
       const next = await events.next();
       if (next.done) {
+        upstreamDone = true;
         first.push(...translator.end());
         break;
       }
@@ -197,6 +222,7 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: A
       for (;;) {
         const next = await events.next();
         if (next.done) {
+          upstreamDone = true;
           yield translator.end();
           return;
         }
@@ -212,7 +238,12 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: A
   })();
   const close = () => {
     control.release();
-    control.abortUpstream();
+    if (upstreamDone) return;
+    // The client is gone: cut the upstream now. Otherwise the translator ended the stream ([DONE],
+    // message_stop) before the upstream closed its body: read the little that is left so the
+    // connection goes back to the pool instead of being destroyed, within a bound.
+    if (input.clientSignal.aborted) control.abortUpstream();
+    else void drain(events, control.abortUpstream);
   };
   return { kind: 'stream', translator, first, rest, close };
 }

@@ -9,6 +9,8 @@ export interface RecordedRequest {
   url: string;
   headers: IncomingMessage['headers'];
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test inspection
+  /** The client's port: the same port on two requests means the connection was reused. */
+  remotePort: number;
 }
 
 export interface FakeServer<B> {
@@ -38,7 +40,7 @@ export async function startFakeServer<B>(answer: Answer<B>, defaultBehavior: B):
     } catch {
       body = text;
     }
-    fake.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+    fake.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, remotePort: req.socket.remotePort ?? 0 });
     const behavior = queued.shift() ?? fallback;
     let finished = false;
     res.on('close', () => {

@@ -25,6 +25,8 @@ export interface FakeBehavior {
   splitUtf8?: boolean;
   /** Streaming: an error object as an event after the first content event. */
   midStreamError?: boolean;
+  /** Streaming: wait after [DONE] before ending the response (a server slow to close its body). */
+  delayEndMs?: number;
 }
 
 export type { RecordedRequest } from './fake-server.ts';
@@ -87,5 +89,6 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: F
     }
     if (b.delayBetweenMs) await sleep(b.delayBetweenMs);
   }
+  if (b.delayEndMs) await sleep(b.delayEndMs);
   res.end();
 }

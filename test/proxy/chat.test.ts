@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import OpenAI from 'openai';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
-import { backend, startWith, type Started } from './harness.ts';
+import { backend, startWith, waitFor, type Started } from './harness.ts';
 
 let fake: OpenAIFake;
 let started: Started;
@@ -46,6 +46,28 @@ describe('chat completions through the proxy with the official openai SDK', () =
     expect(sawUsage).toBe(false);
     // The proxy asked the upstream for usage anyway (telemetry and cost need it).
     expect(fake.requests[0]!.body.stream_options).toEqual({ include_usage: true });
+  });
+
+  test('finished streams leave their upstream connection in the pool, even when the upstream is slow to close', async () => {
+    for (let i = 0; i < 3; i++) {
+      fake.queue({ delayEndMs: 30 });
+      const stream = await started.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      for await (const _ of stream);
+      await new Promise((r) => setTimeout(r, 60)); // the proxy reads the upstream's end after [DONE]
+    }
+    expect(fake.requests).toHaveLength(3);
+    expect(new Set(fake.requests.map((r) => r.remotePort)).size).toBe(1);
+  });
+
+  test('an upstream that never closes its body after [DONE] is cut after a bound, the client already served', async () => {
+    fake.queue({ delayEndMs: 5000 });
+    const abortedBefore = fake.aborted;
+    const stream = await started.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Hello there, friend.');
+    expect(fake.aborted).toBe(abortedBefore); // still draining
+    await waitFor(() => fake.aborted > abortedBefore, 3000);
   });
 
   test('a stream includes the usage chunk when the client asks for it', async () => {
