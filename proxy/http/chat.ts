@@ -125,24 +125,30 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
     'x-accel-buffering': 'no',
     trailer: 'x-llmroute-cost-usd',
   });
-  res.flushHeaders();
   let outcome: 'success' | 'stream_error' | 'aborted' = 'success';
+  /** The last frames ([DONE] or the error event), sent with the end of the response and its trailer. */
+  let tail = '';
+  // Every event of one upstream read goes out in one write (one syscall, not one per event); the
+  // headers go with the first events, which are already there (dispatch returns after them).
   const write = async (outputs: StreamOutput[]): Promise<boolean> => {
+    let frames = '';
     for (const output of outputs) {
-      let frame: string;
-      if (output.kind === 'chunk') frame = `data: ${output.json}\n\n`;
-      else if (output.kind === 'done') frame = 'data: [DONE]\n\n';
+      if (output.kind === 'chunk') frames += `data: ${output.json}\n\n`;
       else {
-        outcome = 'stream_error';
-        frame = `data: ${JSON.stringify(output.error.body)}\n\n`;
+        if (output.kind === 'done') frames += 'data: [DONE]\n\n';
+        else {
+          outcome = 'stream_error';
+          frames += `data: ${JSON.stringify(output.error.body)}\n\n`;
+        }
+        tail = frames;
+        return false;
       }
-      if (!res.write(frame)) await new Promise<void>((resolve) => {
-        const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-      if (output.kind !== 'chunk') return false;
     }
+    if (frames !== '' && !res.write(frames)) await new Promise<void>((resolve) => {
+      const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+      res.on('drain', done);
+      res.on('close', done);
+    });
     return true;
   };
   try {
@@ -162,9 +168,9 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
   const usage = result.translator.usage();
   const { finishReasons, responseModel } = result.translator.summary();
   const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
-  if (!res.writableEnded) {
+  if (!res.writableEnded && !clientSignal.aborted) {
     if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
-    res.end();
+    res.end(tail);
   }
 }
 
