@@ -2,6 +2,7 @@
 import express, { type Express } from 'express';
 import { ProxyError, sendError } from './errors.ts';
 import { llmHandler, type HandlerContext } from './chat.ts';
+import { passthroughHandler } from './passthrough.ts';
 import type { ConfigStore } from '../runtime/config-store.ts';
 
 export function buildLlmApp(ctx: HandlerContext): Express {
@@ -15,6 +16,7 @@ export function buildLlmApp(ctx: HandlerContext): Express {
     const created = 0;
     res.json({ object: 'list', data: (runtime?.models ?? []).map((id) => ({ id, object: 'model', created, owned_by: 'llmroute' })) });
   });
+  app.post('/v1/{*endpoint}', passthroughHandler(ctx));
   app.use((req, res) => {
     const error = new ProxyError(404, 'unknown_url', `no route for ${req.method} ${req.path.slice(0, 200)}`);
     sendError(res, 404, error.toBody());

@@ -107,6 +107,13 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
    */
   answerLocally?(request: ChatCompletionRequest, target: BackendTarget<Options>): LocalAnswer;
 
+  /**
+   * Other OpenAI API endpoints (`moderations`, `audio/speech`, `responses`...) for providers whose API
+   * *is* OpenAI's: the JSON body with the backend's model, to `{baseURL}/{path}` with the backend's
+   * key. Absent when the provider's own API has another shape (Azure, Anthropic, Gemini).
+   */
+  buildNativeRequest?(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest;
+
   /** Classify a non-2xx upstream response (body as text, possibly not JSON). */
   classifyError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError;
 }

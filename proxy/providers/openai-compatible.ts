@@ -20,6 +20,8 @@ export interface OpenAICompatibleSpec<Options> {
   adjustRequest?(body: Record<string, unknown>): void;
   /** Whether the upstream accepts `stream_options.include_usage` (most do). */
   streamUsage?: boolean;
+  /** The provider's other endpoints follow OpenAI's paths under the base URL (default true). */
+  nativeEndpoints?: boolean;
   /**
    * Which assistant messages keep a `reasoning_content` the client sent back. Default none: it is
    * DeepSeek's field, and other providers refuse unknown message fields.
@@ -90,6 +92,19 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     parseEmbeddingsResponse(body): EmbeddingsResponse {
       return body as EmbeddingsResponse;
     },
+
+    ...(spec.nativeEndpoints === false
+      ? {}
+      : {
+          buildNativeRequest(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest {
+            return {
+              method: 'POST',
+              url: `${target.baseURL}/${path}`,
+              headers: { 'content-type': 'application/json', ...auth(target.apiKey) },
+              body: JSON.stringify({ ...body, model: target.config.model }),
+            };
+          },
+        }),
 
     classifyError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError {
       return classifyOpenAIStyleError(status, headers, bodyText);

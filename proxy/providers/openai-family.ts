@@ -30,6 +30,7 @@ export const azureOpenAIAdapter = openAICompatible({
   url: (t, endpoint) =>
     `${t.baseURL}/openai/deployments/${encodeURIComponent(t.options.deployment ?? t.config.model)}/${endpoint}?api-version=${encodeURIComponent(t.options.apiVersion)}`,
   auth: (apiKey): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}),
+  nativeEndpoints: false, // per-deployment URLs: other endpoints do not sit under one base URL
 });
 
 /** Mistral accepts only 9-character alphanumeric tool-call ids; map others deterministically. */

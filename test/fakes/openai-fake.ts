@@ -51,6 +51,19 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: F
     return json(res, status, b.body ?? { object: 'list', model, data: inputs.map((_: unknown, index: number) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), usage: { prompt_tokens: 3, total_tokens: 3 } }, b.headers);
   }
   if (status !== 200) return json(res, status, b.body ?? { error: { message: `fake failure ${status}`, type: 'server_error', param: null, code: null } }, b.headers);
+  if (req.url?.endsWith('/moderations')) {
+    return json(res, 200, { id: 'modr-fake', model, results: [{ flagged: false, categories: {}, category_scores: {} }] }, b.headers);
+  }
+  if (req.url?.endsWith('/audio/speech')) {
+    // Binary audio, sent in several writes: a pass-through must relay it byte for byte.
+    res.writeHead(200, { 'content-type': 'audio/mpeg', ...b.headers });
+    for (let i = 0; i < 4; i++) {
+      res.write(Buffer.from(Array.from({ length: 256 }, (_, j) => (i * 256 + j) % 256)));
+      await sleep(b.delayBetweenMs ?? 2);
+    }
+    res.end();
+    return;
+  }
   const content = b.content ?? 'Hello there, friend.';
   const usage = { prompt_tokens: 9, completion_tokens: content.split(' ').length, total_tokens: 9 + content.split(' ').length };
   if (!body?.stream) {

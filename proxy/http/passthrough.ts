@@ -1,0 +1,103 @@
+// POST /v1/<anything else> with a JSON body (moderations, audio/speech, images, responses...):
+// routed by its `model` like chat, then forwarded untouched with http-proxy to the first backend of
+// the route that speaks that endpoint natively (OpenAI's own API shape), with the backend's model
+// and key. No translation, no retry (the endpoint may not be idempotent); the upstream's answer,
+// streamed or not, is piped back as is. Hosts come only from the config, as everywhere.
+import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { RuntimeBackend } from '../runtime/runtime.ts';
+import { targetOf } from '../runtime/runtime.ts';
+import type { AttemptTelemetry } from '../telemetry/hooks.ts';
+import { readJsonBody } from './body.ts';
+import type { HandlerContext } from './chat.ts';
+import { ProxyError, sendError } from './errors.ts';
+import { requestIdFrom } from './request-id.ts';
+
+/** Client headers that go upstream; everything else (the app's placeholder key, cookies) stays here. */
+const FORWARDED_HEADERS = ['accept', 'accept-encoding', 'user-agent', 'openai-beta', 'x-request-id'];
+
+/** Endpoint paths under /v1/: lower-case segments, no dot segments, nothing that could change the host. */
+const ENDPOINT_PATH = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/;
+
+const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
+
+export function passthroughHandler(ctx: HandlerContext) {
+  const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false });
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
+  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
+
+  return async (req: IncomingMessage & { path?: string }, res: ServerResponse): Promise<void> => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    const telemetry = ctx.telemetry.startRequest({ requestId, operation: 'passthrough', httpRoute: '/v1/*', headers: req.headers });
+    let attempt: AttemptTelemetry | undefined;
+    let errorCode: string | undefined;
+    const finished = new Promise<void>((resolve) => res.on('close', resolve));
+    try {
+      const runtime = ctx.runtime();
+      if (!runtime) throw new ProxyError(503, 'config_not_loaded', 'the proxy has no valid configuration yet');
+      const path = (req.path ?? '').replace(/^\/v1\//, '');
+      if (req.method !== 'POST' || !ENDPOINT_PATH.test(path)) throw new ProxyError(404, 'unknown_url', `no route for ${req.method} ${(req.path ?? '').slice(0, 200)}`);
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+        throw new ProxyError(415, 'unsupported_media_type', `only JSON requests are forwarded (they are routed by their "model"); POST /v1/${path} sent ${String(req.headers['content-type'] ?? 'no content-type').slice(0, 100)}`);
+      }
+      const body = await readJsonBody(req, runtime.config.server.maxBodyBytes);
+      if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof (body as { model?: unknown }).model !== 'string') {
+        throw new ProxyError(400, 'invalid_request', 'model is required and must be a string', { param: 'model' });
+      }
+      const model = (body as { model: string }).model;
+      const route = runtime.routeFor(model);
+      if (!route) throw new ProxyError(404, 'model_not_found', `model ${JSON.stringify(model).slice(0, 200)} is not served here; models served: ${runtime.models.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
+      telemetry.routeResolved({ route: route.config.name, clientModel: model, stream: false, logPrompts: runtime.config.policy.logPrompts, deniedBackends: route.backends.filter((b) => b.denied !== undefined).map((b) => b.config.name) });
+      const backend = nativeBackend(route.backends, route.config.name, path);
+      const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, targetOf(backend));
+      const query = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?')) : '';
+      const target = new URL(upstream.url + query);
+
+      attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
+      const payload = Buffer.from(upstream.body ?? '', 'utf8');
+      req.headers = {
+        ...Object.fromEntries(FORWARDED_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]])),
+        ...upstream.headers,
+        ...attempt.upstreamHeaders,
+        'content-length': String(payload.length),
+      };
+      res.on('close', () => {
+        if (!res.writableFinished) upstreamRequests.get(req)?.destroy(); // the client left: cut the upstream call
+      });
+      res.setHeader('x-llmroute-backend', backend.config.name);
+      res.setHeader('x-llmroute-attempts', '1');
+      const timeout = backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS;
+      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: target.protocol === 'https:' ? agents.https : agents.http, proxyTimeout: timeout }, (err: Error) => {
+        errorCode = 'upstream_unreachable';
+        if (!res.headersSent) {
+          const code = (err as { code?: string }).code ?? 'connect_error';
+          sendError(res, 502, { error: { message: `backend ${backend.config.name} could not be reached (${code})`, type: 'upstream_error', param: null, code: 'upstream_unreachable' } });
+        } else res.destroy();
+      });
+      await finished;
+      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: errorCode ? 'connect_error' : 'aborted', status: res.statusCode, errorType: errorCode ?? 'client_closed' });
+    } catch (err) {
+      const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
+      errorCode = error.code;
+      sendError(res, error.status, error.toBody());
+    } finally {
+      telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts: attempt ? 1 : 0, ...(errorCode ? { errorCode } : {}) });
+    }
+  };
+}
+
+/** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */
+function nativeBackend(backends: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend {
+  const allowed = backends.filter((b) => b.denied === undefined);
+  if (allowed.length === 0) throw new ProxyError(403, 'denied_by_policy', `no backend of route ${route} is allowed by the namespace policy`, { type: 'permission_error' });
+  const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined);
+  if (!native) {
+    const providers = [...new Set(allowed.map((b) => b.config.provider))].join(', ');
+    throw new ProxyError(400, 'unsupported_operation', `/v1/${path} is forwarded only to providers that serve OpenAI's API natively; route ${route} has ${providers}`);
+  }
+  return native;
+}

@@ -1,0 +1,87 @@
+// Other OpenAI endpoints (moderations, audio/speech...) through the proxy with the official openai
+// SDK: routed by model, forwarded untouched with http-proxy to a backend that speaks them natively,
+// with the backend's key and model; refused clearly when they cannot be.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import OpenAI, { toFile } from 'openai';
+import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { backend, startWith, waitFor, type Started } from './harness.ts';
+
+let fake: OpenAIFake;
+let anthropic: AnthropicFake;
+let started: Started;
+
+beforeAll(async () => {
+  [fake, anthropic] = await Promise.all([startOpenAIFake(), startAnthropicFake()]);
+  const claude = { name: 'claude', provider: 'anthropic' as const, model: 'claude-sonnet-4-5', baseURL: anthropic.url, credentials: { kind: 'env' as const, name: 'ANTHROPIC_KEY' } };
+  started = await startWith(
+    [
+      { name: 'shop/mixed', models: ['mixed'], backends: [claude, backend('primary', fake.baseURL, { credentials: { kind: 'env', name: 'BACKEND_KEY' } })] },
+      { name: 'shop/claude-only', models: ['claude'], backends: [claude] },
+    ],
+    { env: { BACKEND_KEY: 'sk-backend-secret', ANTHROPIC_KEY: 'a-key' } },
+  );
+});
+afterAll(async () => {
+  await started.close();
+  await Promise.all([fake.close(), anthropic.close()]);
+});
+afterEach(() => {
+  fake.requests.length = 0;
+});
+
+describe('pass-through of other /v1 endpoints', () => {
+  test('moderations: routed by model to the first backend that speaks it, with its key and model', async () => {
+    const { data, response } = await started.client.moderations.create({ model: 'mixed', input: 'is this fine?' }).withResponse();
+    expect(data.results[0]!.flagged).toBe(false);
+    expect(response.headers.get('x-llmroute-backend')).toBe('primary');
+    const seen = fake.requests[0]!;
+    expect(seen.url).toBe('/v1/moderations');
+    expect(seen.body).toEqual({ model: 'primary-model', input: 'is this fine?' });
+    expect(seen.headers.authorization).toBe('Bearer sk-backend-secret'); // the proxy's key, not the app's placeholder
+    expect(anthropic.requests).toHaveLength(0);
+  });
+
+  test('audio/speech: a binary answer is relayed byte for byte', async () => {
+    const speech = await started.client.audio.speech.create({ model: 'mixed', voice: 'alloy', input: 'hello' });
+    const bytes = Buffer.from(await speech.arrayBuffer());
+    expect(speech.headers.get('content-type')).toBe('audio/mpeg');
+    expect(bytes.length).toBe(1024);
+    expect([...bytes.subarray(250, 260)]).toEqual([250, 251, 252, 253, 254, 255, 0, 1, 2, 3]);
+  });
+
+  test('a route with no backend that speaks the endpoint natively is a 400 unsupported_operation', async () => {
+    const error = await started.client.moderations.create({ model: 'claude', input: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('unsupported_operation');
+  });
+
+  test('an unknown model is a 404; a multipart upload is a 415 (routing needs a JSON model)', async () => {
+    const notFound = await started.client.moderations.create({ model: 'nope', input: 'x' }).catch((e: unknown) => e);
+    expect((notFound as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+    const upload = await started.client.audio.transcriptions.create({ model: 'mixed', file: await toFile(Buffer.from('RIFF'), 'a.wav') }).catch((e: unknown) => e);
+    expect((upload as InstanceType<typeof OpenAI.APIError>).status).toBe(415);
+    expect((upload as InstanceType<typeof OpenAI.APIError>).code).toBe('unsupported_media_type');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test('odd paths never reach a backend', async () => {
+    for (const path of ['/v1/%2e%2e/admin', '/v1/Files', '/v1/a//b']) {
+      const response = await fetch(`${started.proxy.llmUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mixed' }) });
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unknown_url');
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test('a client that disconnects cancels the upstream call', async () => {
+    fake.queue({ delayHeadersMs: 2000 });
+    const abortedBefore = fake.aborted;
+    const controller = new AbortController();
+    const pending = started.client.moderations.create({ model: 'mixed', input: 'slow' }, { signal: controller.signal }).catch(() => undefined);
+    await waitFor(() => fake.requests.length === 1);
+    controller.abort();
+    await pending;
+    await waitFor(() => fake.aborted > abortedBefore);
+  });
+});
