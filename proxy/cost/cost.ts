@@ -1,6 +1,7 @@
 // Price lookup and the cost of one completion's usage. Pure.
 import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
+import { tokenCounts } from '../openai/usage.ts';
 import { PRICE_TABLE, type Price } from './price-table.ts';
 
 const sortedKeys = new Map<string, string[]>();
@@ -36,11 +37,12 @@ export function priceOf(provider: string, model: string, override?: Partial<Pric
 
 /** USD for a usage: uncached input, cache reads, cache writes, output (reasoning apart if priced apart). */
 export function costOfUsage(usage: Usage, price: Price): number {
-  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
-  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens ?? 0;
-  const uncached = Math.max(0, usage.prompt_tokens - cached - cacheWrite);
-  const reasoning = price.reasoning !== undefined ? (usage.completion_tokens_details?.reasoning_tokens ?? 0) : 0;
-  const output = Math.max(0, usage.completion_tokens - reasoning);
+  const tokens = tokenCounts(usage);
+  const cached = tokens.cachedInput;
+  const cacheWrite = tokens.cacheWrite;
+  const uncached = Math.max(0, tokens.input - cached - cacheWrite);
+  const reasoning = price.reasoning !== undefined ? tokens.reasoning : 0;
+  const output = Math.max(0, tokens.output - reasoning);
   const perMillion =
     uncached * price.input +
     cached * (price.cachedInput ?? price.input) +

@@ -3,6 +3,7 @@
 // keys or headers; labels come from the config, not from the request.
 import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
+import { tokenCounts } from '../openai/usage.ts';
 import type { AttemptEnd, AttemptStart, AttemptTelemetry, RequestEnd, RequestStart, RequestTelemetry, RouteResolved, Telemetry } from './hooks.ts';
 import { statusClass, type ProxyMetrics } from './metrics.ts';
 import type { RequestTracer } from './spans.ts';
@@ -124,7 +125,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
               backend: attempts.at(-1)?.backend,
               durationMs: Math.round(seconds * 1000 * 100) / 100,
               ...(firstTokenMs !== undefined ? { timeToFirstTokenMs: Math.round(firstTokenMs * 100) / 100 } : {}),
-              ...(usage ? { tokens: { input: usage.prompt_tokens, output: usage.completion_tokens, cachedInput: usage.prompt_tokens_details?.cached_tokens ?? 0, reasoning: usage.completion_tokens_details?.reasoning_tokens ?? 0 } } : {}),
+              ...(usage ? { tokens: logTokens(usage) } : {}),
               costUsd: costUsd ?? null,
               ...(partial ? { partial: true } : {}),
               ...(options.workload ? { workload: options.workload } : {}),
@@ -138,17 +139,20 @@ export function createObserver(options: ObserverOptions): Telemetry {
 }
 
 function countTokens(metrics: ProxyMetrics, labels: Record<string, string>, usage: Usage): void {
-  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
-  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens ?? 0;
-  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0;
+  const tokens = tokenCounts(usage);
   const add = (type: string, n: number) => {
     if (n > 0) metrics.tokens.inc({ ...labels, type }, n);
   };
-  add('input', usage.prompt_tokens);
-  add('output', usage.completion_tokens);
-  add('cached_input', cached);
-  add('cache_write', cacheWrite);
-  add('reasoning', reasoning);
+  add('input', tokens.input);
+  add('output', tokens.output);
+  add('cached_input', tokens.cachedInput);
+  add('cache_write', tokens.cacheWrite);
+  add('reasoning', tokens.reasoning);
+}
+
+function logTokens(usage: Usage): { input: number; output: number; cachedInput: number; reasoning: number } {
+  const { input, output, cachedInput, reasoning } = tokenCounts(usage);
+  return { input, output, cachedInput, reasoning };
 }
 
 /** The workload identity the injector passes through the downward API (absent fields left out). */

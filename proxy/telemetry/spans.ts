@@ -4,6 +4,7 @@
 // completion text are recorded only when the namespace policy allows prompt logging.
 import { context as otelContext, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { Usage } from '../openai/types.ts';
+import { tokenCounts } from '../openai/usage.ts';
 import type { AttemptEnd, AttemptStart, RequestEnd, RequestStart, RouteResolved } from './hooks.ts';
 import { inputMessagesJson, outputMessagesJson } from './genai-messages.ts';
 import { GEN_AI, LLMROUTE, SEMCONV } from './semconv.ts';
@@ -151,16 +152,14 @@ export function passThroughTracer(propagator: TextMapPropagator): RequestTracer 
 }
 
 function usageAttributes(usage: Usage): Attributes {
+  const tokens = tokenCounts(usage);
   const attributes: Attributes = {
-    [GEN_AI.USAGE_INPUT_TOKENS]: usage.prompt_tokens,
-    [GEN_AI.USAGE_OUTPUT_TOKENS]: usage.completion_tokens,
+    [GEN_AI.USAGE_INPUT_TOKENS]: tokens.input,
+    [GEN_AI.USAGE_OUTPUT_TOKENS]: tokens.output,
   };
-  const cached = usage.prompt_tokens_details?.cached_tokens;
-  const cacheWrite = usage.prompt_tokens_details?.cache_creation_tokens;
-  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
-  if (cached) attributes[GEN_AI.USAGE_CACHE_READ_INPUT_TOKENS] = cached;
-  if (cacheWrite) attributes[GEN_AI.USAGE_CACHE_CREATION_INPUT_TOKENS] = cacheWrite;
-  if (reasoning) attributes[GEN_AI.USAGE_REASONING_OUTPUT_TOKENS] = reasoning;
+  if (tokens.cachedInput) attributes[GEN_AI.USAGE_CACHE_READ_INPUT_TOKENS] = tokens.cachedInput;
+  if (tokens.cacheWrite) attributes[GEN_AI.USAGE_CACHE_CREATION_INPUT_TOKENS] = tokens.cacheWrite;
+  if (tokens.reasoning) attributes[GEN_AI.USAGE_REASONING_OUTPUT_TOKENS] = tokens.reasoning;
   return attributes;
 }
 

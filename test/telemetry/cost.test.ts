@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { backendCost, costOfUsage, priceOf } from '#proxy/cost/cost.ts';
 import { PRICE_TABLE } from '#proxy/cost/price-table.ts';
+import type { Usage } from '#proxy/openai/types.ts';
 
 describe('prices', () => {
   test('dated snapshots match the longest listed prefix; unknown models have no price (not zero)', () => {
@@ -30,6 +31,12 @@ describe('cost of a usage', () => {
   test('OpenAI: cached input billed at the cached rate', () => {
     // 1000 prompt of which 400 cached, 200 output on gpt-4o: 600*2.5 + 400*1.25 + 200*10 = 4000 per 1M
     expect(backendCost({ provider: 'openai', model: 'gpt-4o' }, { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200, prompt_tokens_details: { cached_tokens: 400 } })).toBeCloseTo(0.004, 10);
+  });
+
+  test('DeepSeek: prompt_cache_hit_tokens are cache reads', () => {
+    const price = { input: 0.28, cachedInput: 0.028, output: 0.42 };
+    const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_cache_hit_tokens: 800, prompt_cache_miss_tokens: 200 } as Usage;
+    expect(costOfUsage(usage, price)).toBeCloseTo((200 * 0.28 + 800 * 0.028 + 100 * 0.42) / 1e6, 12);
   });
 
   test('Anthropic: cache reads and writes priced apart from fresh input', () => {
