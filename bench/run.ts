@@ -93,7 +93,8 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
  * Two targets measured request by request in alternation on their own connections, so drift on a
  * shared, noisy machine hits both alike: the fair way to compare tracing on with tracing off.
  */
-async function sequentialPair(a: Target, b: Target, stream: boolean): Promise<[{ p50: number; p99: number }, { p50: number; p99: number }]> {
+async function sequentialPair(a: Target & { pid: number }, b: Target & { pid: number }, stream: boolean): Promise<[PairResult, PairResult]> {
+  const cpuBefore = [cpuMs(a.pid), cpuMs(b.pid)];
   const clients = [a, b].map((t) => new Client(`http://127.0.0.1:${t.port}`, { pipelining: 1 }));
   const times: number[][] = [[], []];
   const payload = body(stream, a.model);
@@ -107,11 +108,26 @@ async function sequentialPair(a: Target, b: Target, stream: boolean): Promise<[{
     }
   }
   await Promise.all(clients.map((c) => c.close()));
-  const summary = (t: number[]) => {
+  const cpuAfter = [cpuMs(a.pid), cpuMs(b.pid)];
+  const summary = (t: number[], k: number) => {
+    const cpuPerRequest = (cpuAfter[k]! - cpuBefore[k]!) / (SEQUENTIAL + 100);
     t.sort((x, y) => x - y);
-    return { p50: percentile(t, 50), p99: percentile(t, 99) };
+    return { p50: percentile(t, 50), p99: percentile(t, 99), cpuPerRequest };
   };
-  return [summary(times[0]!), summary(times[1]!)];
+  return [summary(times[0]!, 0), summary(times[1]!, 1)];
+}
+
+interface PairResult {
+  p50: number;
+  p99: number;
+  /** CPU time the process spent per request (user + system), ms: insensitive to scheduling noise. */
+  cpuPerRequest: number;
+}
+
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, clock ticks at 100 Hz). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function underLoad(target: Target, stream: boolean): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
@@ -204,9 +220,13 @@ async function main(): Promise<void> {
         const s = seq[t.name]!, d = seq[t.baseline]!, l = load[t.name]!, ld = load[t.baseline]!;
         rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
       }
-      const [off, on] = await sequentialPair(targets.find((t) => t.name === 'llmroute')!, targets.find((t) => t.name === 'llmroute, tracing on (OTLP)')!, stream);
+      const [off, on] = await sequentialPair(
+        { ...targets.find((t) => t.name === 'llmroute')!, pid: ours.proc.pid! },
+        { ...targets.find((t) => t.name === 'llmroute, tracing on (OTLP)')!, pid: traced.proc.pid! },
+        stream,
+      );
       const offLoad = load.llmroute!, onLoad = load['llmroute, tracing on (OTLP)']!;
-      tracingRows.push(`| ${kind} | ${fmt(on.p50 - off.p50)} | ${fmt(on.p99 - off.p99)} | ${fmt(onLoad.p50 - offLoad.p50)} | ${fmt(onLoad.p99 - offLoad.p99)} |`);
+      tracingRows.push(`| ${kind} | ${fmt(on.cpuPerRequest - off.cpuPerRequest)} (${fmt(off.cpuPerRequest)} → ${fmt(on.cpuPerRequest)}) | ${fmt(on.p50 - off.p50)} | ${fmt(on.p99 - off.p99)} | ${fmt(onLoad.p50 - offLoad.p50)} | ${fmt(onLoad.p99 - offLoad.p99)} |`);
       rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
     }
   } finally {
@@ -246,10 +266,11 @@ The same llmroute with tracing on: a SERVER and a CLIENT span per request, every
 OTLP/HTTP protobuf (batch processor, default settings, always-on sampling) to a local sink process.
 Figures are tracing-on minus tracing-off, in milliseconds. Sequential: ${SEQUENTIAL} requests to each,
 alternating between the two processes request by request (so drift hits both alike); under load: from
-the rows above.
+the rows above. CPU per request is the process's user + system time over the sequential run divided by
+its requests: what tracing costs, without the scheduling noise of a shared 2-core machine in the latencies.
 
-| mode | p50 seq | p99 seq | p50 load | p99 load |
-|---|---|---|---|---|
+| mode | CPU per request (off → on) | p50 seq | p99 seq | p50 load | p99 load |
+|---|---|---|---|---|---|
 ${tracingRows.join('\n')}
 
 RSS with tracing on: idle ${idleRssTraced.toFixed(1)} MB, peak ${peakRssTraced.toFixed(1)} MB
