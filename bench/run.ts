@@ -23,6 +23,8 @@ interface Target {
   model: string;
   /** The direct call this target's added latency is measured against. */
   baseline: string;
+  /** The proxy's process, for its CPU time per request. */
+  pid?: number;
 }
 
 async function freePort(): Promise<number> {
@@ -65,7 +67,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** One connection, one request at a time: latency of the whole response, and time to first event for streams. */
-async function sequential(target: Target, stream: boolean): Promise<{ p50: number; p99: number; ttft50: number }> {
+async function sequential(target: Target, stream: boolean): Promise<{ p50: number; p99: number; ttft50: number; cpuPerRequest?: number }> {
+  const cpuBefore = target.pid ? cpuMs(target.pid) : 0;
   const client = new Client(`http://127.0.0.1:${target.port}`, { pipelining: 1 });
   const total: number[] = [];
   const first: number[] = [];
@@ -86,7 +89,8 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
   await client.close();
   total.sort((a, b) => a - b);
   first.sort((a, b) => a - b);
-  return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50) };
+  const cpu = target.pid ? { cpuPerRequest: (cpuMs(target.pid) - cpuBefore) / (SEQUENTIAL + 100) } : {};
+  return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50), ...cpu };
 }
 
 /**
@@ -199,11 +203,11 @@ async function main(): Promise<void> {
 
   const targets: Target[] = [
     { name: 'direct', port: upstream.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
-    { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
-    { name: 'llmroute', port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
-    { name: 'llmroute, tracing on (OTLP)', port: traced.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct' },
+    { name: 'bare proxy', port: bare.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct', pid: bare.proc.pid! },
+    { name: 'llmroute', port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct', pid: ours.proc.pid! },
+    { name: 'llmroute, tracing on (OTLP)', port: traced.port, path: '/v1/chat/completions', model: 'bench', baseline: 'direct', pid: traced.proc.pid! },
     { name: 'direct (Anthropic API)', port: upstream.port, path: '/v1/messages', model: 'bench', baseline: 'direct (Anthropic API)' },
-    { name: 'llmroute, translated to Anthropic', port, path: '/v1/chat/completions', model: 'bench-anthropic', baseline: 'direct (Anthropic API)' },
+    { name: 'llmroute, translated to Anthropic', port, path: '/v1/chat/completions', model: 'bench-anthropic', baseline: 'direct (Anthropic API)', pid: ours.proc.pid! },
   ];
   const rows: string[] = [];
   const tracingRows: string[] = [];
@@ -218,7 +222,7 @@ async function main(): Promise<void> {
       const kind = stream ? 'streaming' : 'non-streaming';
       for (const t of targets.filter((x) => x.baseline !== x.name)) {
         const s = seq[t.name]!, d = seq[t.baseline]!, l = load[t.name]!, ld = load[t.baseline]!;
-        rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
+        rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${s.cpuPerRequest !== undefined ? fmt(s.cpuPerRequest) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${(l.rps / ld.rps).toFixed(2)} | ${l.errors} |`);
       }
       const [off, on] = await sequentialPair(
         { ...targets.find((t) => t.name === 'llmroute')!, pid: ours.proc.pid! },
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
       );
       const offLoad = load.llmroute!, onLoad = load['llmroute, tracing on (OTLP)']!;
       tracingRows.push(`| ${kind} | ${fmt(on.cpuPerRequest - off.cpuPerRequest)} (${fmt(off.cpuPerRequest)} → ${fmt(on.cpuPerRequest)}) | ${fmt(on.p50 - off.p50)} | ${fmt(on.p99 - off.p99)} | ${fmt(onLoad.p50 - offLoad.p50)} | ${fmt(onLoad.p99 - offLoad.p99)} |`);
-      rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
+      rows.push(`| ${kind} | (direct, absolute) | p50 ${fmt(seq.direct!.p50)} | p99 ${fmt(seq.direct!.p99)} | ${stream ? fmt(seq.direct!.ttft50) : '-'} | - | p50 ${fmt(load.direct!.p50)} | p99 ${fmt(load.direct!.p99)} | ${load.direct!.rps.toFixed(0)} rps | ${load.direct!.errors} |`);
     }
   } finally {
     peakRss = rssMb(ours.proc.pid, 'VmHWM');
@@ -250,12 +254,15 @@ are noisy: compare the rows of one run, not runs across machines.
 - **Under load**: autocannon, ${CONNECTIONS} connections, ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s.
 - "Added" = the target's latency minus the direct call's latency in the same run (milliseconds).
 - The bare proxy is plain \`node:http\` with a keep-alive agent and no logic: the yardstick.
+- "Proxy CPU ms/request" is the proxy process's user + system CPU time over the sequential run divided by
+  its requests (from /proc). Under load every process shares two cores, so added latency there grows
+  with the CPU each request costs: this column explains the load columns.
 - "llmroute, translated to Anthropic" answers the same OpenAI request from an Anthropic Messages upstream
   (request, response and stream translated); its added latency is measured against a direct call to that
   Anthropic-format upstream. Translation overhead = its row minus the untranslated llmroute row.
 
-| mode | target | added p50 seq | added p99 seq | added TTFT p50 seq | added p50 load | added p99 load | throughput vs direct | errors |
-|---|---|---|---|---|---|---|---|---|
+| mode | target | added p50 seq | added p99 seq | added TTFT p50 seq | proxy CPU ms/request | added p50 load | added p99 load | throughput vs direct | errors |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
