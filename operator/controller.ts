@@ -1,6 +1,7 @@
 // The operator's control loop: informers (list + watch, restarted with backoff on any error) feed
 // a namespace-keyed work queue; each key runs reconcileNamespace().
 import * as k8s from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
 import { API_GROUP, API_VERSION } from './api/llmroute.ts';
 import { CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
 import { reconcileNamespace, type ReconcileOutcome } from './reconcile/reconciler.ts';
@@ -31,8 +32,43 @@ type Obj = k8s.KubernetesObject & { status?: unknown };
 
 const quiet: ControllerLogger = { info() {}, error() {} };
 
+/**
+ * A view of `base` whose API clients share one keep-alive connection pool. @kubernetes/client-node 2.0
+ * builds a new undici Agent for every call (KubeConfig.createDispatcher, from applySecurityAuthentication),
+ * so each request opened its own TCP + TLS connection: a handshake per status write on both ends and
+ * hundreds of idle sockets during a burst (bench/operator.ts, 500 routes: 726 connections, p95 convergence
+ * 6.0 s, peak RSS 339 MB; with the pool: 15 connections, 3.1 s, 255 MB). A new pool is made when the TLS
+ * material (CA, client certificate) changes. If a later client-node lacks that method, `base` is used as is.
+ */
+export function shareConnections(base: k8s.KubeConfig): { kubeConfig: k8s.KubeConfig; close(): Promise<void> } {
+  type Factory = (cluster: unknown, agentOptions: unknown) => Dispatcher | undefined;
+  const create = (base as unknown as { createDispatcher?: Factory }).createDispatcher;
+  if (typeof create !== 'function') return { kubeConfig: base, close: async () => undefined };
+  const kubeConfig = Object.create(base) as k8s.KubeConfig;
+  let key: string | undefined;
+  let shared: Dispatcher | undefined;
+  const retire = async (dispatcher: Dispatcher | undefined) => {
+    if (!dispatcher) return;
+    const closed = dispatcher.close().catch(() => undefined);
+    const timer = setTimeout(() => void dispatcher.destroy().catch(() => undefined), 2000);
+    await closed;
+    clearTimeout(timer);
+  };
+  (kubeConfig as unknown as { createDispatcher: Factory }).createDispatcher = (cluster, agentOptions) => {
+    const next = JSON.stringify([cluster, agentOptions]);
+    if (next !== key) {
+      void retire(shared);
+      key = next;
+      shared = create.call(base, cluster, agentOptions);
+    }
+    return shared;
+  };
+  return { kubeConfig, close: () => retire(shared) };
+}
+
 export function startController(options: ControllerOptions): Controller {
-  const { kubeConfig: kc } = options;
+  const connections = shareConnections(options.kubeConfig);
+  const kc = connections.kubeConfig;
   const logger = options.logger ?? quiet;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -114,6 +150,7 @@ export function startController(options: ControllerOptions): Controller {
       for (const t of timers) clearTimeout(t);
       queue.stop();
       await Promise.all(Object.values(informers).map((i) => i.stop()));
+      await connections.close();
     },
   };
 }
