@@ -4,7 +4,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
 import { API_GROUP, API_VERSION } from './api/llmroute.ts';
 import { CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
-import { reconcileNamespace, type ReconcileOutcome } from './reconcile/reconciler.ts';
+import { reconcileNamespace, statusPatcher, type ReconcileOutcome } from './reconcile/reconciler.ts';
+import { StatusWriter } from './reconcile/status-writer.ts';
 import { WorkQueue } from './reconcile/work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
@@ -84,6 +85,10 @@ export function startController(options: ControllerOptions): Controller {
   };
 
   const metrics = options.metrics;
+  const statuses = new StatusWriter(statusPatcher(custom), {
+    onWritten: () => metrics?.statusWrites.inc(),
+    onError: (namespace, name, error) => logger.error({ namespace, route: name, error: String((error as Error)?.message ?? error) }, 'status write failed'),
+  });
   const queue = new WorkQueue(async (namespace) => {
     const endTimer = metrics?.reconcileSeconds.startTimer();
     try {
@@ -94,12 +99,11 @@ export function startController(options: ControllerOptions): Controller {
           policies: (ns) => [...informers.policies.list(ns)],
           configMapExists: (ns) => informers.configMaps.get(CONFIGMAP_NAME, ns) !== undefined,
         },
-        { objects, custom },
+        { objects, statuses },
         options.secretsDir ? { secretsDir: options.secretsDir } : {},
       );
-      if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusWrites: outcome.statusWrites }, 'reconciled');
+      if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusUpdates: outcome.statusUpdates }, 'reconciled');
       metrics?.reconciles.inc({ result: 'success' });
-      metrics?.statusWrites.inc(outcome.statusWrites);
       options.onReconciled?.(namespace, outcome);
     } catch (err) {
       logger.error({ namespace, error: (err as Error).message }, 'reconcile failed; will retry');
@@ -149,6 +153,9 @@ export function startController(options: ControllerOptions): Controller {
       clearInterval(resync);
       for (const t of timers) clearTimeout(t);
       queue.stop();
+      // Let the statuses already computed reach the apiserver, briefly (a successor recomputes them anyway).
+      await Promise.race([statuses.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      statuses.stop();
       await Promise.all(Object.values(informers).map((i) => i.stop()));
       await connections.close();
     },

@@ -129,7 +129,9 @@ async function installCrds(kc: k8s.KubeConfig): Promise<void> {
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   const crdDir = join(root, 'crds');
   for (const file of readdirSync(crdDir).filter((f) => f.endsWith('.yaml'))) {
-    const crd = yaml.load(readFileSync(join(crdDir, file), 'utf8')) as k8s.KubernetesObject;
+    // loadYaml builds the typed object: the client's serializer knows x-kubernetes-* only under its
+    // own field names (x_kubernetes_*) and silently drops the YAML spelling of a plain object.
+    const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(readFileSync(join(crdDir, file), 'utf8'));
     await api.create(crd);
     await waitHealthy(async () => {
       const got = await ext.readCustomResourceDefinition({ name: crd.metadata!.name! });

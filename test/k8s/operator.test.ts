@@ -111,6 +111,8 @@ describe('operator against a real kube-apiserver', () => {
     ['two credential kinds at once', { models: ['m'], backends: [{ ...mistral, credentials: { env: 'A', none: true } }] }, 'set exactly one of secretRef, env or none'],
     ['a bad duration', { models: ['m'], backends: [{ ...mistral, timeouts: { total: 'forever' } }] }, 'spec.backends[0].timeouts.total'],
     ['no models', { models: [], backends: [mistral] }, 'spec.models'],
+    ['two backends with one name', { models: ['m'], backends: [mistral, { ...mistral, model: 'other' }] }, 'Duplicate value'],
+    ['a weighted route with every weight 0', { models: ['m'], strategy: 'weighted', backends: [{ ...mistral, weight: 0 }] }, 'weighted strategy needs at least one backend with weight'],
   ])('the apiserver rejects %s with a clear message', async (_name, spec, message) => {
     const error = await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'default', plural: 'llmroutes', body: route('bad', spec) }).catch((e: unknown) => e);
     expect((error as { code?: number }).code).toBe(422);

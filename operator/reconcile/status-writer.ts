@@ -1,0 +1,114 @@
+// Route status writes, off the reconcile's critical path: a namespace's ConfigMap (what sidecars
+// route by) must not wait behind the status writes of every route before it. Only the latest status
+// wanted per route is kept; a status equal to the last one written is not written again (the informer
+// cache lags behind our own writes, so the reconcile alone would rewrite it); bounded concurrency;
+// a failed write is retried a few times (a deleted route's 404 is dropped).
+import { sameStatus, type LLMRouteStatus } from './status.ts';
+
+export type WriteStatus = (namespace: string, name: string, status: LLMRouteStatus) => Promise<void>;
+
+export interface StatusWriterOptions {
+  concurrency?: number;
+  retryDelayMs?: number;
+  maxAttempts?: number;
+  onWritten?(namespace: string, name: string): void;
+  onError?(namespace: string, name: string, error: unknown): void;
+}
+
+interface Wanted {
+  namespace: string;
+  name: string;
+  status: LLMRouteStatus;
+  attempts: number;
+}
+
+export class StatusWriter {
+  private readonly write: WriteStatus;
+  private readonly options: Required<Omit<StatusWriterOptions, 'onWritten' | 'onError'>> & Pick<StatusWriterOptions, 'onWritten' | 'onError'>;
+  private readonly pending = new Map<string, Wanted>();
+  private readonly inFlight = new Set<string>();
+  private readonly lastWritten = new Map<string, LLMRouteStatus>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleWaiters: Array<() => void> = [];
+  private stopped = false;
+
+  constructor(write: WriteStatus, options: StatusWriterOptions = {}) {
+    this.write = write;
+    this.options = { concurrency: options.concurrency ?? 4, retryDelayMs: options.retryDelayMs ?? 1000, maxAttempts: options.maxAttempts ?? 5, onWritten: options.onWritten, onError: options.onError };
+  }
+
+  /** Wants this status written; returns false when it is already the last one written. */
+  submit(namespace: string, name: string, status: LLMRouteStatus): boolean {
+    const key = `${namespace}/${name}`;
+    if (sameStatus(status, this.lastWritten.get(key))) {
+      this.pending.delete(key);
+      return false;
+    }
+    this.pending.set(key, { namespace, name, status, attempts: 0 });
+    this.pump();
+    return true;
+  }
+
+  /** Forgets routes of a namespace that no longer exist (bounded memory under route churn). */
+  retain(namespace: string, names: ReadonlySet<string>): void {
+    const prefix = `${namespace}/`;
+    for (const key of this.lastWritten.keys()) if (key.startsWith(prefix) && !names.has(key.slice(prefix.length))) this.lastWritten.delete(key);
+  }
+
+  /** Resolves when nothing is pending or being written. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.pending.clear();
+    this.notifyIdle();
+  }
+
+  private isIdle(): boolean {
+    return this.pending.size === 0 && this.inFlight.size === 0 && this.timers.size === 0;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    for (const [key, wanted] of this.pending) {
+      if (this.inFlight.size >= this.options.concurrency) return;
+      if (this.inFlight.has(key)) continue; // a newer status waits until the current write is done
+      this.pending.delete(key);
+      this.inFlight.add(key);
+      void this.write(wanted.namespace, wanted.name, wanted.status).then(
+        () => {
+          this.lastWritten.set(key, wanted.status);
+          this.options.onWritten?.(wanted.namespace, wanted.name);
+        },
+        (error: unknown) => {
+          this.options.onError?.(wanted.namespace, wanted.name, error);
+          const gone = (error as { code?: number }).code === 404;
+          if (gone || wanted.attempts + 1 >= this.options.maxAttempts || this.stopped) return;
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            // A newer status submitted meanwhile wins over this retry.
+            if (!this.pending.has(key)) this.pending.set(key, { ...wanted, attempts: wanted.attempts + 1 });
+            this.pump();
+            this.notifyIdle();
+          }, this.options.retryDelayMs);
+          this.timers.add(timer);
+        },
+      ).finally(() => {
+        this.inFlight.delete(key);
+        this.pump();
+        this.notifyIdle();
+      });
+    }
+  }
+}
