@@ -3,7 +3,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
 import { API_GROUP, API_VERSION } from './api/llmroute.ts';
-import { CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
+import { CONFIG_KEY, CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
+import { ChangeFilter } from './reconcile/change-filter.ts';
 import { reconcileNamespace, statusPatcher, type ReconcileOutcome } from './reconcile/reconciler.ts';
 import { StatusWriter } from './reconcile/status-writer.ts';
 import { WorkQueue } from './reconcile/work-queue.ts';
@@ -33,6 +34,8 @@ type Obj = k8s.KubernetesObject & { status?: unknown };
 
 const quiet: ControllerLogger = { info() {}, error() {} };
 
+const SHARED = Symbol('llmroute.sharedConnections');
+
 /**
  * A view of `base` whose API clients share one keep-alive connection pool. @kubernetes/client-node 2.0
  * builds a new undici Agent for every call (KubeConfig.createDispatcher, from applySecurityAuthentication),
@@ -42,10 +45,13 @@ const quiet: ControllerLogger = { info() {}, error() {} };
  * material (CA, client certificate) changes. If a later client-node lacks that method, `base` is used as is.
  */
 export function shareConnections(base: k8s.KubeConfig): { kubeConfig: k8s.KubeConfig; close(): Promise<void> } {
+  // Already shared (the CLI shares one pool between the Lease and the controller): the owner closes it.
+  if ((base as { [SHARED]?: true })[SHARED]) return { kubeConfig: base, close: async () => undefined };
   type Factory = (cluster: unknown, agentOptions: unknown) => Dispatcher | undefined;
   const create = (base as unknown as { createDispatcher?: Factory }).createDispatcher;
   if (typeof create !== 'function') return { kubeConfig: base, close: async () => undefined };
   const kubeConfig = Object.create(base) as k8s.KubeConfig;
+  (kubeConfig as { [SHARED]?: true })[SHARED] = true;
   let key: string | undefined;
   let shared: Dispatcher | undefined;
   const retire = async (dispatcher: Dispatcher | undefined) => {
@@ -85,6 +91,7 @@ export function startController(options: ControllerOptions): Controller {
   };
 
   const metrics = options.metrics;
+  const changes = new ChangeFilter();
   const statuses = new StatusWriter(statusPatcher(custom), {
     onWritten: () => metrics?.statusWrites.inc(),
     onError: (namespace, name, error) => logger.error({ namespace, route: name, error: String((error as Error)?.message ?? error) }, 'status write failed'),
@@ -99,7 +106,7 @@ export function startController(options: ControllerOptions): Controller {
           policies: (ns) => [...informers.policies.list(ns)],
           configMapExists: (ns) => informers.configMaps.get(CONFIGMAP_NAME, ns) !== undefined,
         },
-        { objects, statuses },
+        { objects, statuses, applying: (ns, text) => changes.applying(ns, text) },
         options.secretsDir ? { secretsDir: options.secretsDir } : {},
       );
       if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusUpdates: outcome.statusUpdates }, 'reconciled');
@@ -118,13 +125,20 @@ export function startController(options: ControllerOptions): Controller {
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
   const starts: Promise<void>[] = [];
+  // Events that cannot change a namespace's config (our own status and ConfigMap writes coming back)
+  // are not queued: at scale they were ~40% of all reconciles.
+  const relevant: Record<string, (event: 'add' | 'update' | 'delete', obj: Obj) => boolean> = {
+    routes: (event, obj) => changes.routeEvent(event, obj),
+    policies: () => true,
+    configMaps: (event, obj) => changes.configMapEvent(event, (obj as k8s.V1ConfigMap).data?.[CONFIG_KEY], obj.metadata?.namespace ?? ''),
+  };
   for (const [name, informer] of Object.entries(informers) as Array<[string, k8s.Informer<Obj> & k8s.ObjectCache<Obj>]>) {
-    const enqueue = (obj: Obj) => {
-      if (obj.metadata?.namespace) queue.add(obj.metadata.namespace);
+    const on = (event: 'add' | 'update' | 'delete') => (obj: Obj) => {
+      if (obj.metadata?.namespace && relevant[name]!(event, obj)) queue.add(obj.metadata.namespace);
     };
-    informer.on('add', enqueue);
-    informer.on('update', enqueue);
-    informer.on('delete', enqueue);
+    informer.on('add', on('add'));
+    informer.on('update', on('update'));
+    informer.on('delete', on('delete'));
     let failures = 0;
     // makeInformer relists on 410 Gone by itself but stops on any other error: restart it.
     informer.on('error', (err: unknown) => {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
-import { startController, type Controller } from './controller.ts';
+import { shareConnections, startController, type Controller } from './controller.ts';
 import { startLeaderElection } from './leader-election.ts';
 import { createOperatorMetrics } from './metrics.ts';
 import { createLogger } from '../proxy/logger.ts';
@@ -22,9 +22,12 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
-  const kubeConfig = new k8s.KubeConfig();
-  if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const loaded = new k8s.KubeConfig();
+  if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig);
+  else loaded.loadFromDefault();
+  // One connection pool for the Lease renewals too (otherwise a TLS handshake every renewal).
+  const connections = shareConnections(loaded);
+  const kubeConfig = connections.kubeConfig;
   // Only the leader reconciles; a follower is ready (it can take over) but idle.
   let controller: Controller | undefined;
   const metrics = createOperatorMetrics();
@@ -63,7 +66,9 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const stop = () => {
       logger.info({}, 'shutting down');
-      void Promise.all([controller?.stop(), elector.stop()]).then(() => admin.close(() => resolve(0)));
+      void Promise.all([controller?.stop(), elector.stop()])
+        .then(() => connections.close())
+        .then(() => admin.close(() => resolve(0)));
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

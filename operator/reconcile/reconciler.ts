@@ -4,7 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { compile } from '../compile/compile.ts';
 import { API_GROUP, API_VERSION, type LLMRoute } from '../api/llmroute.ts';
-import { configMapFor, FIELD_MANAGER } from './configmap.ts';
+import { CONFIG_KEY, configMapFor, FIELD_MANAGER } from './configmap.ts';
 import { routeStatus, sameStatus, type LLMRouteStatus } from './status.ts';
 import type { StatusWriter } from './status-writer.ts';
 
@@ -17,6 +17,8 @@ export interface ReconcileSources {
 export interface ReconcileClients {
   objects: k8s.KubernetesObjectApi;
   statuses: StatusWriter;
+  /** Told the config text just before it is applied (so its own watch event can be recognised). */
+  applying?(namespace: string, configText: string): void;
 }
 
 export interface ReconcileOutcome {
@@ -31,7 +33,9 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
   if (routes.length === 0 && !sources.configMapExists(namespace)) return { applied: false, statusUpdates: 0 };
   const result = compile(routes, sources.policies(namespace), { namespace, ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}) });
   const owners = routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! }));
-  await clients.objects.patch(configMapFor(namespace, result, owners), undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  const configMap = configMapFor(namespace, result, owners);
+  clients.applying?.(namespace, configMap.data[CONFIG_KEY]);
+  await clients.objects.patch(configMap, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
 
   let statusUpdates = 0;
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
