@@ -266,6 +266,12 @@ if (process.send) {
 }
 `;
 
+/** operator.nodeOptions of charts/llmroute/values.yaml: the bench runs the operator as installed. */
+function chartNodeOptions(): string {
+  const values = yaml.load(readFileSync(join(root, 'charts/llmroute/values.yaml'), 'utf8')) as { operator?: { nodeOptions?: string } };
+  return values.operator?.nodeOptions ?? '';
+}
+
 async function startOperator(kubeconfigPath: string, dir: string): Promise<OperatorProcess> {
   const adminPort = await freePort();
   const preload = join(dir, 'heap-reporter.mjs');
@@ -275,7 +281,8 @@ async function startOperator(kubeconfigPath: string, dir: string): Promise<Opera
   const proc = spawn(process.execPath, ['--expose-gc', '--import', preload, 'bin/llmroute.js', 'operator', '--kubeconfig', kubeconfigPath, '--admin-port', String(adminPort), '--lease-namespace', 'llmroute-system'], {
     cwd: root,
     stdio: ['ignore', log, log, 'ipc'],
-    env: { ...process.env, LLMROUTE_LOG_LEVEL: process.env.LLMROUTE_LOG_LEVEL ?? 'info' },
+    // As the chart runs it: the compiled build, with the chart's default NODE_OPTIONS.
+    env: { ...process.env, LLMROUTE_LOG_LEVEL: process.env.LLMROUTE_LOG_LEVEL ?? 'info', LLMROUTE_DIST: '1', NODE_OPTIONS: chartNodeOptions() },
   });
   closeSync(log);
   children.add(proc);
@@ -578,8 +585,8 @@ function render(r: Report): string {
 Produced by \`npm run bench:operator\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.versions.node}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown CPU'}),
 shared by etcd, kube-apiserver v1.35.4 (the test/k8s harness), the operator and the load generator, all on 127.0.0.1, so
 figures are noisy.
-Method: the operator runs as its own process (\`llmroute operator --kubeconfig\`, TypeScript sources, log level
-${process.env.LLMROUTE_LOG_LEVEL ?? 'info'}), and a route's convergence is the time from its create or patch call returning to the first version of
+Method: the operator runs as its own process as the chart runs it (\`llmroute operator --kubeconfig\`, the compiled build,
+NODE_OPTIONS=\`${chartNodeOptions() || '(none)'}\` from the chart's values, log level ${process.env.LLMROUTE_LOG_LEVEL ?? 'info'}), and a route's convergence is the time from its create or patch call returning to the first version of
 its namespace's ConfigMap \`llmroute-config\`, seen through a watch, that serves the route's model. Memory is that process's
 VmRSS (/proc, sampled every 50 ms, and VmHWM) and V8 heap (\`process.memoryUsage()\` from a preloaded sampler); the load
 generator's clients share one keep-alive connection pool and create routes ${CLIENT_CONCURRENCY} at a time, interleaved across namespaces.

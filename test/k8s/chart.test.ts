@@ -171,6 +171,7 @@ describe('the chart, rendered by the real helm', () => {
     expect(c.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'LLMROUTE_LOG_LEVEL', value: 'info' },
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
     ]);
     expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.resources?.limits?.memory).toBeDefined();
