@@ -6,13 +6,12 @@
 // Writes its section of bench/RESULTS.md (between the operator-bench markers) and prints it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { startCluster, type Cluster } from '../test/k8s/harness.ts';
+import { freePort, startCluster, type Cluster } from '../test/k8s/harness.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const NAMESPACES = Number(process.env.BENCH_OPERATOR_NAMESPACES ?? 50);
@@ -33,13 +32,6 @@ const SELECTOR = 'app.kubernetes.io/managed-by=llmroute-operator';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Nearest-rank percentile of an ascending array. */
 function percentile(sorted: number[], p: number): number {

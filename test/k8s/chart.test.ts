@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { startCluster, type Cluster } from './harness.ts';
+import { eventually, freePort, startCluster, type Cluster } from './harness.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const chartDir = join(root, 'charts/llmroute');
@@ -273,28 +272,7 @@ describe('the chart, rendered by the real helm', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-async function eventually<T>(fn: () => Promise<T | undefined>, what: () => string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what()} did not happen in time${last ? `: ${String(last)}` : ''}`);
-}
 
 const SA_USER = `system:serviceaccount:${NS}:${FULLNAME}`;
 const SA_GROUPS = ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'];

@@ -22,12 +22,29 @@ export interface Cluster {
   restartApiServer(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** Polls `fn` until it returns a value (errors count as not yet), or fails after `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T | undefined>, what: string | (() => string), timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${typeof what === 'string' ? what : what()} did not happen in time${last ? `: ${String(last)}` : ''}`);
 }
 
 function binDir(): string {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { startCluster, type Cluster } from './harness.ts';
+import { eventually, startCluster, type Cluster } from './harness.ts';
 import { startController, type Controller } from '#operator/controller.ts';
 import { createOperatorMetrics } from '#operator/metrics.ts';
 import { parseConfigText } from '#proxy/config/parse.ts';
@@ -29,20 +29,6 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen in time${last ? `: ${String(last)}` : ''}`);
-}
 
 async function namespace(name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name } } });
