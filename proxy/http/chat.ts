@@ -6,7 +6,7 @@ import { dispatch, type DispatchDeps, type DispatchResult } from '../routing/dis
 import { targetOf, type Runtime } from '../runtime/runtime.ts';
 import type { Telemetry } from '../telemetry/hooks.ts';
 import { checkChatRequest, checkEmbeddingsRequest, readJsonBody } from './body.ts';
-import { ProxyError, sendError } from './errors.ts';
+import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
 export interface HandlerContext {
@@ -36,7 +36,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       const request = operation === 'chat' ? checkChatRequest(body) : checkEmbeddingsRequest(body);
       const route = runtime.routeFor(request.model);
       if (!route) {
-        throw new ProxyError(404, 'model_not_found', `model ${JSON.stringify(request.model).slice(0, 200)} is not served here; models served: ${runtime.models.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
+        throw modelNotFound(request.model, runtime.models);
       }
       const stream = operation === 'chat' && (request as ChatCompletionRequest).stream === true;
       const clientWantsUsage = stream && (request as ChatCompletionRequest).stream_options?.include_usage === true;
@@ -45,7 +45,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
         clientModel: request.model,
         stream,
         logPrompts: runtime.config.policy.logPrompts,
-        deniedBackends: route.backends.filter((b) => b.denied !== undefined).map((b) => b.config.name),
+        deniedBackends: route.deniedNames,
         ...(operation === 'chat' ? { messages: (request as ChatCompletionRequest).messages } : {}),
       });
       const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);

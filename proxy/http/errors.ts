@@ -21,6 +21,11 @@ export class ProxyError extends Error {
   }
 }
 
+/** 404 for a model no route serves; the message lists the ones that are (models are config, not secrets). */
+export function modelNotFound(model: string, served: readonly string[]): ProxyError {
+  return new ProxyError(404, 'model_not_found', `model ${JSON.stringify(model).slice(0, 200)} is not served here; models served: ${served.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
+}
+
 /** Writes an error response. `x-should-retry: false`: the proxy has already retried and failed over. */
 export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number): void {
   if (res.headersSent) {

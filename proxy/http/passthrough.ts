@@ -12,7 +12,7 @@ import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
 import { readJsonBody } from './body.ts';
 import type { HandlerContext } from './chat.ts';
-import { ProxyError, sendError } from './errors.ts';
+import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
 /** Client headers that go upstream; everything else (the app's placeholder key, cookies) stays here. */
@@ -50,12 +50,11 @@ export function passthroughHandler(ctx: HandlerContext) {
       }
       const model = (body as { model: string }).model;
       const route = runtime.routeFor(model);
-      if (!route) throw new ProxyError(404, 'model_not_found', `model ${JSON.stringify(model).slice(0, 200)} is not served here; models served: ${runtime.models.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
-      telemetry.routeResolved({ route: route.config.name, clientModel: model, stream: false, logPrompts: runtime.config.policy.logPrompts, deniedBackends: route.backends.filter((b) => b.denied !== undefined).map((b) => b.config.name) });
-      const backend = nativeBackend(route.backends, route.config.name, path);
+      if (!route) throw modelNotFound(model, runtime.models);
+      telemetry.routeResolved({ route: route.config.name, clientModel: model, stream: false, logPrompts: runtime.config.policy.logPrompts, deniedBackends: route.deniedNames });
+      const backend = nativeBackend(route.allowed, route.config.name, path);
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, targetOf(backend));
-      const query = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?')) : '';
-      const target = new URL(upstream.url + query);
+      const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
       attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
       const payload = Buffer.from(upstream.body ?? '', 'utf8');
@@ -91,8 +90,7 @@ export function passthroughHandler(ctx: HandlerContext) {
 }
 
 /** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */
-function nativeBackend(backends: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend {
-  const allowed = backends.filter((b) => b.denied === undefined);
+function nativeBackend(allowed: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend {
   if (allowed.length === 0) throw new ProxyError(403, 'denied_by_policy', `no backend of route ${route} is allowed by the namespace policy`, { type: 'permission_error' });
   const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined);
   if (!native) {

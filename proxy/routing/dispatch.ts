@@ -58,7 +58,7 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
 export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promise<DispatchResult> {
   const { route, telemetry } = input;
   const sleep = deps.sleep ?? defaultSleep;
-  const allowed = route.backends.filter((b) => b.denied === undefined);
+  const allowed = route.allowed;
   if (allowed.length === 0) {
     const why = route.backends.map((b) => `${b.config.name}: ${b.denied}`).join('; ');
     return { kind: 'error', status: 403, attempts: 0, summary: [], body: err(`no backend of route ${route.config.name} is allowed by the namespace policy (${why})`, 'permission_error', 'denied_by_policy') };

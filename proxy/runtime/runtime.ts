@@ -26,6 +26,10 @@ export interface RuntimeBackend {
 export interface RuntimeRoute {
   config: RouteConfig;
   backends: RuntimeBackend[];
+  /** The backends the namespace policy admits, in config order (decided once, at load). */
+  allowed: RuntimeBackend[];
+  /** Names of the backends the policy refused. */
+  deniedNames: readonly string[];
 }
 
 export interface Runtime {
@@ -72,7 +76,12 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
         denied: admission.admitted ? undefined : admission.message,
       });
     });
-    const runtimeRoute = { config: route, backends };
+    const runtimeRoute: RuntimeRoute = {
+      config: route,
+      backends,
+      allowed: backends.filter((b) => b.denied === undefined),
+      deniedNames: backends.filter((b) => b.denied !== undefined).map((b) => b.config.name),
+    };
     routes.push(runtimeRoute);
     for (const model of route.models) index.set(model, runtimeRoute);
   });

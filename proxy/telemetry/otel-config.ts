@@ -38,7 +38,7 @@ export type TracingConfig = TracingEnabled | TracingDisabled;
 const SAMPLERS = new Set(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']);
 
 /** The default attribute length cap: prompts (when policy allows them) can be megabytes. */
-const DEFAULT_ATTRIBUTE_LENGTH = 16_384;
+export const DEFAULT_ATTRIBUTE_LENGTH = 16_384;
 
 export function tracingConfigFromEnv(env: Env, defaults: { serviceName: string }): TracingConfig {
   const warnings: string[] = [];

@@ -19,9 +19,6 @@ export const GEN_AI = {
   OUTPUT_MESSAGES: 'gen_ai.output.messages',
 } as const;
 
-/** Well-known values of gen_ai.operation.name. */
-export const GEN_AI_OPERATION = { chat: 'chat', embeddings: 'embeddings' } as const;
-
 /** Stable general and HTTP conventions. */
 export const SEMCONV = {
   SERVER_ADDRESS: 'server.address',
@@ -52,5 +49,4 @@ export const LLMROUTE = {
   POLICY_DECISION: 'llmroute.policy.decision',
   POLICY_DENIED_BACKENDS: 'llmroute.policy.denied_backends',
   ERROR_CODE: 'llmroute.error_code',
-  WORKLOAD_SERVICE_ACCOUNT: 'llmroute.workload.service_account',
 } as const;

@@ -6,7 +6,7 @@
 import { createNoopMeter, type Counter, type Meter, type MeterProvider, type TextMapPropagator } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { SamplerSetting, TracingConfig } from './otel-config.ts';
+import { DEFAULT_ATTRIBUTE_LENGTH, type SamplerSetting, type TracingConfig } from './otel-config.ts';
 import { SEMCONV } from './semconv.ts';
 import { passThroughTracer, spanTracer, type RequestTracer } from './spans.ts';
 
@@ -45,7 +45,7 @@ export async function createTracing(config: TracingConfig, options: TracingOptio
   const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes(resourceAttributes),
     sampler: config.enabled ? buildSampler(sdk, config.sampler) : new sdk.AlwaysOnSampler(),
-    spanLimits: { attributeValueLengthLimit: config.enabled ? config.attributeValueLengthLimit : 16_384 },
+    spanLimits: { attributeValueLengthLimit: config.enabled ? config.attributeValueLengthLimit : DEFAULT_ATTRIBUTE_LENGTH },
     spanProcessors: [processor],
   });
   const tracer = provider.getTracer('llmroute', options.serviceVersion);
