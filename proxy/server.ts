@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildAdminApp, buildLlmApp } from './http/app.ts';
+import { buildAdminApp, llmRequestListener } from './http/app.ts';
 import { ConfigStore, type Logger } from './runtime/config-store.ts';
 import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
 import { BreakerRegistry, type BreakerOptions } from './routing/circuit-breaker.ts';
@@ -66,7 +66,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const pools = new Pools();
   const breakers = new BreakerRegistry(options.breaker);
   const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
-  const llm = createServer({ keepAliveTimeout: 65_000 }, buildLlmApp({ runtime: () => store.runtime(), telemetry, deps }));
+  const llm = createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps }));
   const admin = createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
   const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);

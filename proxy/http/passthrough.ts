@@ -3,8 +3,7 @@
 // the route that speaks that endpoint natively (OpenAI's own API shape), with the backend's model
 // and key. No translation, no retry (the endpoint may not be idempotent); the upstream's answer,
 // streamed or not, is piped back as is. Hosts come only from the config, as everywhere.
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { RuntimeBackend } from '../runtime/runtime.ts';
@@ -25,7 +24,6 @@ const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export function passthroughHandler(ctx: HandlerContext) {
   const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false });
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
 
@@ -70,7 +68,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       res.setHeader('x-llmroute-backend', backend.config.name);
       res.setHeader('x-llmroute-attempts', '1');
       const timeout = backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS;
-      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: target.protocol === 'https:' ? agents.https : agents.http, proxyTimeout: timeout }, (err: Error) => {
+      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: timeout }, (err: Error) => {
         errorCode = 'upstream_unreachable';
         if (!res.headersSent) {
           const code = (err as { code?: string }).code ?? 'connect_error';

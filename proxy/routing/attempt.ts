@@ -1,11 +1,10 @@
 // One upstream attempt against one backend: send, wait for the status, and either read the whole
 // body (non-streaming) or read until the first content event (streaming). Nothing reaches the
 // client here, so any failure is still free to fail over.
-import type { Dispatcher } from 'undici';
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
 import { UnsupportedRequestError, type BackendTarget, type SseEvent, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
-import type { Pools } from '../upstream/pools.ts';
+import { readText, type Pools, type UpstreamResponse } from '../upstream/pools.ts';
 import { sseEvents } from '../upstream/sse.ts';
 import type { AttemptOutcome } from '../telemetry/hooks.ts';
 
@@ -114,18 +113,15 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
     release();
     throw err;
   }
-  const url = new URL(upstream.url);
-  const pool = input.pools.get(url.origin, { connectTimeoutMs: timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS });
-  let response: Dispatcher.ResponseData;
+  let response: UpstreamResponse;
   try {
-    response = await pool.request({
+    response = await input.pools.send({
       method: upstream.method,
-      path: url.pathname + url.search,
-      headers: { ...upstream.headers, ...input.extraHeaders },
-      body: upstream.body ?? null,
+      url: new URL(upstream.url),
+      headers: { ...upstream.headers, ...input.extraHeaders, ...(upstream.body !== undefined ? { 'content-length': Buffer.byteLength(upstream.body) } : {}) },
+      body: upstream.body,
       signal,
-      headersTimeout: timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS,
-      bodyTimeout: 0,
+      connectTimeoutMs: timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     });
   } catch (err) {
     if (signal.aborted) return aborted();
@@ -134,22 +130,23 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
     return failure('connect_error', 502, code, `backend ${backend.config.name} could not be reached (${code})`, 'upstream_unreachable');
   }
 
-  if (response.statusCode < 200 || response.statusCode >= 300) {
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
     let text = '';
     try {
-      text = await response.body.text();
+      text = await readText(response);
     } catch {
       if (signal.aborted) return aborted();
     }
     release();
-    const error = backend.adapter.classifyError(response.statusCode, response.headers, text);
-    if (response.statusCode >= 300 && response.statusCode < 400) error.retryable = false;
+    const error = backend.adapter.classifyError(status, response.headers, text);
+    if (status >= 300 && status < 400) error.retryable = false;
     return { kind: 'failed', outcome: 'http_error', error };
   }
 
   if (!input.stream) {
     try {
-      const body = await response.body.json();
+      const body: unknown = JSON.parse(await readText(response));
       release();
       return { kind: 'json', body };
     } catch {
@@ -158,7 +155,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
     }
   }
-  return startStream(input, target, sseEvents(response.body), stream);
+  return startStream(input, target, sseEvents(response), stream);
 }
 
 interface StreamControl {
