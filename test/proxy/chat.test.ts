@@ -145,4 +145,36 @@ describe('chat completions through the proxy with the official openai SDK', () =
     expect(fake.requests[0]!.url).toBe('/v1/embeddings');
     expect(fake.requests[0]!.body.model).toBe('primary-model');
   });
+
+  // The two hot endpoints are served before express on an exact path; every variant express accepts
+  // must still reach the same handler through the express app, with the same answers.
+  test.each([
+    ['/v1/chat/completions', 'the exact path'],
+    ['/v1/chat/completions?api-version=1', 'a query string'],
+    ['/v1/chat/completions/', 'a trailing slash'],
+    ['/V1/Chat/Completions', 'other letter case'],
+  ])('POST %s (%s) is a chat completion', async (path) => {
+    const res = await fetch(`${started.proxy.llmUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-llmroute-backend')).toBe('primary');
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('Hello there, friend.');
+  });
+
+  test.each(['/v1/embeddings', '/v1/embeddings/'])('POST %s is an embeddings call', async (path) => {
+    const res = await fetch(`${started.proxy.llmUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', input: 'a' }) });
+    expect(res.status).toBe(200);
+    expect(fake.requests[0]!.url).toBe('/v1/embeddings');
+  });
+
+  test('a longer path under a hot one is not taken for it (it is forwarded as another endpoint)', async () => {
+    const res = await fetch(`${started.proxy.llmUrl}/v1/chat/completions/extra`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    await res.arrayBuffer();
+    expect(fake.requests[0]!.url).toBe('/v1/chat/completions/extra');
+  });
+
+  test('GET on a hot path is not served as a completion', async () => {
+    const res = await fetch(`${started.proxy.llmUrl}/v1/chat/completions`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unknown_url');
+  });
 });
