@@ -28,6 +28,15 @@ export const routeCredentialsSchema = z
     message: 'set exactly one of secretRef, env or none: true',
   });
 
+/** USD per million tokens over the shipped price table, field by field (route-wide or per backend). */
+const pricingSchema = z.strictObject({
+  input: price.optional(),
+  cachedInput: price.optional(),
+  cacheWrite: price.optional(),
+  output: price.optional(),
+  reasoning: price.optional(),
+});
+
 export const routeBackendSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case alphanumerics and dashes').max(63),
   provider: z.enum(PROVIDERS),
@@ -38,15 +47,7 @@ export const routeBackendSchema = z.strictObject({
   credentials: routeCredentialsSchema.optional(),
   weight: z.number().int().min(0).max(1_000_000).optional(),
   timeouts: z.strictObject({ connect: duration.optional(), firstToken: duration.optional(), total: duration.optional() }).optional(),
-  pricing: z
-    .strictObject({
-      input: price.optional(),
-      cachedInput: price.optional(),
-      cacheWrite: price.optional(),
-      output: price.optional(),
-      reasoning: price.optional(),
-    })
-    .optional(),
+  pricing: pricingSchema.optional(),
   options: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -56,6 +57,8 @@ export const routeSpecSchema = z
     strategy: z.enum(STRATEGIES).optional(),
     backends: z.array(routeBackendSchema).min(1),
     retries: z.strictObject({ attempts: z.number().int().min(0).max(10).optional(), backoff: duration.optional(), maxBackoff: duration.optional() }).optional(),
+    /** Prices for every backend of the route (a chargeback rate, a negotiated contract); a backend's own pricing wins field by field. */
+    pricing: pricingSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();

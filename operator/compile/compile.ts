@@ -6,7 +6,7 @@ import { configGeneration } from '../../proxy/config/generation.ts';
 import { issuesFromZod, type ConfigIssue } from '../../proxy/config/issues.ts';
 import { admitBackend } from '../../proxy/policy/admit.ts';
 import { backendAdapterIssues } from '../../proxy/providers/registry.ts';
-import { llmRouteSchema, type LLMRoute, type RouteBackendSpec } from '../api/llmroute.ts';
+import { llmRouteSchema, type LLMRoute, type LLMRouteSpec, type RouteBackendSpec } from '../api/llmroute.ts';
 import { llmPolicySchema, type LLMPolicy } from '../api/llmpolicy.ts';
 import { parseDuration } from '../api/duration.ts';
 
@@ -78,7 +78,7 @@ function objectName(raw: unknown, index: number): { name: string; namespace: str
   };
 }
 
-function compileBackend(spec: RouteBackendSpec, secretsDir: string): BackendConfig {
+function compileBackend(spec: RouteBackendSpec, secretsDir: string, routePricing: LLMRouteSpec['pricing']): BackendConfig {
   const c = spec.credentials;
   const credentials: BackendConfig['credentials'] = c?.secretRef
     ? { kind: 'file', path: `${secretsDir}/${c.secretRef.name}/${c.secretRef.key}` }
@@ -101,7 +101,9 @@ function compileBackend(spec: RouteBackendSpec, secretsDir: string): BackendConf
   };
   if (spec.baseURL !== undefined) backend.baseURL = spec.baseURL;
   if (spec.region !== undefined) backend.region = spec.region;
-  if (spec.pricing !== undefined) backend.pricing = spec.pricing;
+  // The route's prices apply to each backend; the backend's own win field by field.
+  const pricing = { ...routePricing, ...spec.pricing };
+  if (Object.keys(pricing).length > 0) backend.pricing = pricing;
   return backend;
 }
 
@@ -172,7 +174,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
         status.backends.push({ name: spec.name, admitted: false, reason: 'InvalidBackend', message: adapterIssues.map((x) => `${x.path}: ${x.message}`).join('; ') });
         return;
       }
-      const backend = compileBackend(spec, secretsDir);
+      const backend = compileBackend(spec, secretsDir, route.spec.pricing);
       const admission = admitBackend(backend, policy);
       if (!admission.admitted) {
         status.backends.push({ name: spec.name, admitted: false, reason: admission.reason, message: invalidPolicy ? 'the namespace has an invalid LLMPolicy; nothing is admitted until it is fixed' : admission.message });

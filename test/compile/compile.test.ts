@@ -44,6 +44,15 @@ describe('compile', () => {
     expect(bad.routes[0]!.message).toContain('pricing.input');
   });
 
+  test("route-wide prices apply to every backend; a backend's own prices win field by field", () => {
+    const a = { name: 'a', provider: 'openai', model: 'gpt-4o', credentials: { none: true }, pricing: { output: 9 } };
+    const b = { name: 'b', provider: 'openai-compatible', model: 'llama', baseURL: 'http://vllm.ml:8000/v1', credentials: { none: true } };
+    const result = compile([route('chargeback', { models: ['chat'], pricing: { input: 1, output: 4 }, backends: [a, b] })], []);
+    expect(result.config.routes[0]!.backends.map((x) => x.pricing)).toEqual([{ input: 1, output: 9 }, { input: 1, output: 4 }]);
+    const none = compile([route('list', { models: ['chat'], backends: [b] })], []);
+    expect(none.config.routes[0]!.backends[0]!.pricing).toBeUndefined();
+  });
+
   test('the same input compiles to the same bytes and generation', () => {
     const input = [route('chat', { models: ['chat'], backends: [openai] })];
     expect(serializeConfig(compile(input, []).config)).toBe(serializeConfig(compile(input, []).config));

@@ -36,6 +36,7 @@ describe('CRD schemas agree with the zod schemas', () => {
   test('pricing fields', () => {
     const pricing = routeBackendSchema.shape.pricing.unwrap();
     expect(keys(backend.properties!.pricing)).toEqual(zodKeys(pricing));
+    expect(keys(route.properties!.pricing)).toEqual(zodKeys(pricing));
   });
   test('credentials fields', () => {
     expect(keys(backend.properties!.credentials)).toEqual(zodKeys(routeCredentialsSchema));
