@@ -47,9 +47,12 @@ export const PRICE_TABLE: Readonly<Record<string, Table>> = {
   },
   gemini: {
     // Gemini 2.5 Pro's price doubles above 200k prompt tokens; the table holds the ≤200k tier.
-    'gemini-2.5-pro': { input: 1.25, cachedInput: 0.31, output: 10, checked: '2025-08-01' },
-    'gemini-2.5-flash': { input: 0.3, cachedInput: 0.075, output: 2.5, checked: '2025-08-01' },
-    'gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
+    // Context-cache reads are 10% of input since implicit caching (2025): 2.5 Pro 0.125 as Google's
+    // own forum quotes the pricing page (discuss.ai.google.dev/t/107349); Flash and Flash-Lite follow
+    // the same ratio. The pricing page itself could not be fetched from here: verify on upgrade.
+    'gemini-2.5-pro': { input: 1.25, cachedInput: 0.125, output: 10, checked: '2026-11-25' },
+    'gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5, checked: '2026-11-25' },
+    'gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.01, output: 0.4, checked: '2026-11-25' },
     'gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
   },
   mistral: {

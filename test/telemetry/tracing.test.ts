@@ -133,8 +133,8 @@ describe('tracing on', () => {
       'llmroute.cost_known': true,
     });
     expect(third.attributes['llmroute.time_to_first_token_ms']).toEqual(expect.any(Number));
-    // gemini-2.5-flash as shipped: 20 uncached input at 0.30, 100 cached at 0.075, 35 output (incl. thinking) at 2.50, per million.
-    expect(third.attributes['llmroute.cost_usd']).toBeCloseTo((20 * 0.3 + 100 * 0.075 + 35 * 2.5) / 1e6, 12);
+    // gemini-2.5-flash as shipped: 20 uncached input at 0.30, 100 cached at 0.03, 35 output (incl. thinking) at 2.50, per million.
+    expect(third.attributes['llmroute.cost_usd']).toBeCloseTo((20 * 0.3 + 100 * 0.03 + 35 * 2.5) / 1e6, 12);
 
     expect(server.attributes).toMatchObject({ 'http.response.status_code': 200, 'llmroute.attempts': 3, 'llmroute.route': 'ns/resilient', 'gen_ai.request.model': 'resilient', 'llmroute.stream': true, 'llmroute.policy.decision': 'allowed' });
     expect(server.attributes['llmroute.cost_usd']).toBe(third.attributes['llmroute.cost_usd']);
