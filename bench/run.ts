@@ -171,6 +171,40 @@ async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<{ 
   return { port, proc };
 }
 
+/** VmRSS of a process left idle 1 s after it started (or after `ready` resolved), then stopped. */
+async function idleRssOf(args: string[], env: NodeJS.ProcessEnv, ready?: (proc: ChildProcess) => Promise<unknown>): Promise<number> {
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+  try {
+    if (ready) await ready(proc);
+    await new Promise((r) => setTimeout(r, ready ? 500 : 1500));
+    return rssMb(proc.pid, 'VmRSS');
+  } finally {
+    proc.kill();
+  }
+}
+
+/**
+ * Where the sidecar's idle memory goes: Node alone, Node with only the packages the proxy must load
+ * (express, pino, js-yaml, zod, prom-client, http-proxy, the OpenTelemetry API), llmroute as
+ * started by default, and llmroute with a 2 MB young-generation semi-space.
+ */
+async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const deps = ['express', 'pino', 'js-yaml', 'zod', 'prom-client', 'http-proxy', '@opentelemetry/api'];
+  const hold = 'setInterval(() => {}, 1000);';
+  const llmroute = async (extraEnv: NodeJS.ProcessEnv) => {
+    const port = await freePort();
+    const adminPort = await freePort();
+    return idleRssOf(['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', ...extraEnv }, () => waitReady(`http://127.0.0.1:${adminPort}/readyz`));
+  };
+  const rows: Array<[string, number]> = [
+    ['Node alone (`node -e` idle)', await idleRssOf(['-e', hold], env)],
+    [`Node with the proxy's packages imported, nothing else (${deps.join(', ')})`, await idleRssOf(['--input-type=module', '-e', `${deps.map((d) => `await import('${d}');`).join(' ')} ${hold}`], env)],
+    ['llmroute proxy, default V8 settings', await llmroute({})],
+    ['llmroute proxy, `NODE_OPTIONS=--max-semi-space-size=2`', await llmroute({ NODE_OPTIONS: '--max-semi-space-size=2' })],
+  ];
+  return rows.map(([what, mb]) => `| ${what} | ${mb.toFixed(1)} |`);
+}
+
 async function main(): Promise<void> {
   const upstream = await startPrinter(['bench/upstream.ts']);
   const bare = await startPrinter(['bench/bare-proxy.ts', String(upstream.port)]);
@@ -197,6 +231,7 @@ async function main(): Promise<void> {
   const ours = await startLlmroute(config, { ...withoutOtel });
   const traced = await startLlmroute(config, { ...withoutOtel, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}`, OTEL_SERVICE_NAME: 'llmroute-bench' });
   await new Promise((r) => setTimeout(r, 500));
+  const memoryRows = await idleMemoryRows(config, withoutOtel);
   const idleRss = rssMb(ours.proc.pid, 'VmRSS');
   const idleRssTraced = rssMb(traced.proc.pid, 'VmRSS');
   const port = ours.port;
@@ -266,6 +301,12 @@ are noisy: compare the rows of one run, not runs across machines.
 ${rows.join('\n')}
 
 llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
+
+Idle RSS (VmRSS, each process started alone and left idle; MB):
+
+| process | idle RSS MB |
+|---|---|
+${memoryRows.join('\n')}
 
 ## Tracing overhead
 
