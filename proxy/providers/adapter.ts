@@ -30,7 +30,7 @@ export interface UpstreamRequest {
   body?: string;
 }
 
-/** Response headers as undici returns them (lower-case names). */
+/** Response headers as node:http returns them (lower-case names). */
 export type UpstreamHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** One server-sent event as parsed from the upstream stream. */
