@@ -104,7 +104,9 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
     if (err instanceof ProxyError) throw err;
     throw new ProxyError(502, 'upstream_invalid_response', `backend ${result.backend.config.name} returned a response that could not be translated`);
   }
-  const text = JSON.stringify(payload);
+  // A pass-through adapter returns the upstream's object itself: its bytes go out as received
+  // (re-encoding a large embeddings answer costs milliseconds).
+  const text = payload === result.body && result.text !== undefined ? result.text : JSON.stringify(payload);
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),

@@ -12,7 +12,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export type AttemptResult =
-  | { kind: 'json'; body: unknown }
+  /** `text`: the upstream's bytes as received, sent as they are when the adapter passes the body through. */
+  | { kind: 'json'; body: unknown; text?: string }
   /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream). */
   | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void }
   | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
@@ -146,9 +147,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
 
   if (!input.stream) {
     try {
-      const body: unknown = JSON.parse(await readText(response));
+      const text = await readText(response);
+      const body: unknown = JSON.parse(text);
       release();
-      return { kind: 'json', body };
+      return { kind: 'json', body, text };
     } catch {
       if (signal.aborted) return aborted();
       release();

@@ -39,7 +39,7 @@ interface Answered {
 }
 
 export type DispatchResult =
-  | (Answered & { kind: 'json'; body: unknown })
+  | (Answered & { kind: 'json'; body: unknown; text?: string })
   | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void })
   | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[] };
 
@@ -95,7 +95,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     const breaker = deps.breakers.for(backend.id);
     if (result.kind === 'json') {
       breaker.recordSuccess();
-      return { kind: 'json', body: result.body, backend, attempts: attempt, attempt: attemptTelemetry };
+      return { kind: 'json', body: result.body, ...(result.text !== undefined ? { text: result.text } : {}), backend, attempts: attempt, attempt: attemptTelemetry };
     }
     if (result.kind === 'stream') {
       attemptTelemetry.firstToken();

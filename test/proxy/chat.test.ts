@@ -172,6 +172,16 @@ describe('chat completions through the proxy with the official openai SDK', () =
     expect(fake.requests[0]!.url).toBe('/v1/chat/completions/extra');
   });
 
+  test('an OpenAI-compatible answer goes out byte for byte as the upstream sent it (no re-encoding)', async () => {
+    // Formatting and number spelling that JSON.stringify would change: proof the bytes were relayed.
+    const completion = '{ "id": "chatcmpl-raw", "object": "chat.completion", "created": 1760000000, "model": "primary-model", "choices": [ { "index": 0, "message": { "role": "assistant", "content": "raw" }, "finish_reason": "stop" } ], "usage": { "prompt_tokens": 1.0, "completion_tokens": 1, "total_tokens": 2 } }';
+    const embeddings = '{"object":"list","model":"primary-model","data":[{"object":"embedding","index":0,"embedding":[1.50,2e-3]}],"usage":{"prompt_tokens":1,"total_tokens":1}}';
+    fake.queue({ body: completion }, { body: embeddings });
+    const post = (path: string, body: unknown) => fetch(`${started.proxy.llmUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(await (await post('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }] })).text()).toBe(completion);
+    expect(await (await post('/v1/embeddings', { model: 'chat', input: 'a' })).text()).toBe(embeddings);
+  });
+
   test('GET on a hot path is not served as a completion', async () => {
     const res = await fetch(`${started.proxy.llmUrl}/v1/chat/completions`);
     expect(res.status).toBe(404);
