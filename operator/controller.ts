@@ -23,6 +23,14 @@ export interface ControllerOptions {
   onReconciled?(namespace: string, outcome: ReconcileOutcome): void;
 }
 
+/**
+ * A reconcile is mostly waiting for the apiserver (compile is ~5 ms of a ~130 ms reconcile in
+ * bench/operator.ts), so several namespaces are reconciled at once. 8 rather than 4: p95 convergence at
+ * 500 routes went from ~1.7 s to ~1.0 s; 16 was no faster but wrote each ConfigMap ~6 times instead of
+ * ~4 and used more memory.
+ */
+export const RECONCILE_CONCURRENCY = 8;
+
 export interface Controller {
   /** Resolves once every informer has listed once. */
   ready: Promise<void>;
@@ -93,6 +101,9 @@ export function startController(options: ControllerOptions): Controller {
   const metrics = options.metrics;
   const changes = new ChangeFilter();
   const statuses = new StatusWriter(statusPatcher(custom), {
+    // ConfigMaps first: while namespaces wait for a reconcile worker, status writes wait too (at most
+    // maxDeferMs), so they do not compete with the ConfigMap applies for the apiserver.
+    deferWhile: () => !stopped && queue.backlog() > 0,
     onWritten: () => metrics?.statusWrites.inc(),
     onError: (namespace, name, error) => logger.error({ namespace, route: name, error: String((error as Error)?.message ?? error) }, 'status write failed'),
   });
@@ -120,7 +131,7 @@ export function startController(options: ControllerOptions): Controller {
       endTimer?.();
       metrics?.queueDepth.set(queue.depth());
     }
-  });
+  }, { concurrency: RECONCILE_CONCURRENCY, onCaughtUp: () => statuses.resume() });
 
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
@@ -167,6 +178,7 @@ export function startController(options: ControllerOptions): Controller {
       clearInterval(resync);
       for (const t of timers) clearTimeout(t);
       queue.stop();
+      statuses.resume();
       // Let the statuses already computed reach the apiserver, briefly (a successor recomputes them anyway).
       await Promise.race([statuses.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
       statuses.stop();

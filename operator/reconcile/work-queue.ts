@@ -1,6 +1,12 @@
 // A work queue keyed by namespace: a key queued many times runs once; a key is never processed
 // by two workers at once (changes during processing queue it again); failures are retried with
 // per-key exponential backoff; at most `concurrency` keys run at a time.
+export interface WorkQueueOptions {
+  concurrency?: number;
+  /** Called when no key is left waiting for a worker (some may still be running). */
+  onCaughtUp?(): void;
+}
+
 export class WorkQueue {
   private readonly pending = new Set<string>();
   private readonly running = new Set<string>();
@@ -10,10 +16,12 @@ export class WorkQueue {
   private stopped = false;
   private readonly work: (key: string) => Promise<void>;
   private readonly concurrency: number;
+  private readonly onCaughtUp: (() => void) | undefined;
 
-  constructor(work: (key: string) => Promise<void>, concurrency = 4) {
+  constructor(work: (key: string) => Promise<void>, options: WorkQueueOptions = {}) {
     this.work = work;
-    this.concurrency = concurrency;
+    this.concurrency = options.concurrency ?? 4;
+    this.onCaughtUp = options.onCaughtUp;
   }
 
   add(key: string): void {
@@ -25,6 +33,11 @@ export class WorkQueue {
 
   depth(): number {
     return this.pending.size + this.running.size;
+  }
+
+  /** Keys waiting for a worker (not counting those running). */
+  backlog(): number {
+    return this.pending.size;
   }
 
   stop(): void {
@@ -39,6 +52,7 @@ export class WorkQueue {
       this.running.add(key);
       void this.run(key);
     }
+    if (this.pending.size === 0) this.onCaughtUp?.();
   }
 
   private async run(key: string): Promise<void> {

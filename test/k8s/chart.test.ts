@@ -170,7 +170,7 @@ describe('the chart, rendered by the real helm', () => {
     expect(c.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'LLMROUTE_LOG_LEVEL', value: 'info' },
-      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=256' },
     ]);
     expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.resources?.limits?.memory).toBeDefined();

@@ -1,5 +1,5 @@
 // The status writer: only the latest status per route, nothing rewritten that was already written,
-// bounded concurrency, retries, a deleted route dropped.
+// bounded concurrency, retries, a deleted route dropped, writes deferred while ConfigMaps wait.
 import { describe, expect, test } from '@jest/globals';
 import { StatusWriter } from '#operator/reconcile/status-writer.ts';
 import type { LLMRouteStatus } from '#operator/reconcile/status.ts';
@@ -87,5 +87,44 @@ describe('StatusWriter', () => {
     expect(writer.submit('ns', 'a', status('1/1'))).toBe(true);
     io.calls[1]!.release();
     await writer.idle();
+  });
+
+  test('writes wait while deferWhile() holds and go on resume()', async () => {
+    const io = controllable();
+    let busy = true;
+    const writer = new StatusWriter(io.write, { deferWhile: () => busy, maxDeferMs: 60_000 });
+    expect(writer.submit('ns', 'a', status('1/1'))).toBe(true);
+    writer.submit('ns', 'b', status('1/1'));
+    await tick();
+    expect(io.calls).toHaveLength(0);
+    writer.resume(); // still busy: still waiting
+    expect(io.calls).toHaveLength(0);
+    busy = false;
+    writer.resume();
+    expect(io.calls.map((c) => c.key)).toEqual(['ns/a', 'ns/b']);
+    for (const c of io.calls) c.release();
+    await writer.idle();
+  });
+
+  test('a deferred write goes at the latest after maxDeferMs, even while deferWhile() holds', async () => {
+    const io = controllable();
+    const writer = new StatusWriter(io.write, { deferWhile: () => true, maxDeferMs: 30 });
+    writer.submit('ns', 'a', status('1/1'));
+    await new Promise((r) => setTimeout(r, 10));
+    writer.submit('ns', 'a', status('1/2')); // replaces the pending one; the wait still counts from the first
+    expect(io.calls).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(io.calls.map((c) => c.admitted)).toEqual(['1/2']);
+    io.calls[0]!.release();
+    await writer.idle();
+  });
+
+  test('stop() while writes are deferred leaves nothing pending', async () => {
+    const io = controllable();
+    const writer = new StatusWriter(io.write, { deferWhile: () => true, maxDeferMs: 60_000 });
+    writer.submit('ns', 'a', status('1/1'));
+    writer.stop();
+    await writer.idle();
+    expect(io.calls).toHaveLength(0);
   });
 });

@@ -1,0 +1,50 @@
+// The namespace work queue: a key queued many times runs once, never twice at once, at most
+// `concurrency` at a time; it says when nothing is left waiting for a worker (status writes wait until then).
+import { describe, expect, test } from '@jest/globals';
+import { WorkQueue } from '#operator/reconcile/work-queue.ts';
+
+/** Work whose runs wait until released. */
+function controllable() {
+  const runs: Array<{ key: string; release(): void }> = [];
+  const work = (key: string) => new Promise<void>((resolve) => runs.push({ key, release: resolve }));
+  return { work, runs };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe('WorkQueue', () => {
+  test('at most `concurrency` keys run; the others wait in the backlog', async () => {
+    const io = controllable();
+    const queue = new WorkQueue(io.work, { concurrency: 2 });
+    for (const key of ['a', 'b', 'c', 'a']) queue.add(key);
+    expect(io.runs.map((r) => r.key)).toEqual(['a', 'b']);
+    expect(queue.backlog()).toBe(1); // c; the second a waits for the running one
+    expect(queue.depth()).toBe(3);
+    io.runs[0]!.release();
+    await tick();
+    expect(io.runs.map((r) => r.key)).toEqual(['a', 'b', 'c']);
+    expect(queue.backlog()).toBe(1); // a again: it changed while it ran
+    for (const r of io.runs.splice(0)) r.release();
+    await tick();
+    expect(io.runs.map((r) => r.key)).toEqual(['a']);
+    io.runs[0]!.release();
+    await tick();
+    expect(queue.depth()).toBe(0);
+  });
+
+  test('onCaughtUp is called once no key waits for a worker, not while some do', async () => {
+    const io = controllable();
+    const backlogs: number[] = [];
+    const queue = new WorkQueue(io.work, { concurrency: 1, onCaughtUp: () => backlogs.push(queue.backlog()) });
+    queue.add('a');
+    expect(backlogs).toEqual([0]); // a runs at once: nothing waits
+    queue.add('b');
+    expect(backlogs).toEqual([0]); // b waits: not caught up
+    io.runs[0]!.release();
+    await tick();
+    expect(io.runs.map((r) => r.key)).toEqual(['a', 'b']);
+    expect(backlogs).toEqual([0, 0]); // b took the free worker
+    io.runs[1]!.release();
+    await tick();
+  });
+});
