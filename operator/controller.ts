@@ -27,7 +27,7 @@ export interface ControllerOptions {
  * A reconcile is mostly waiting for the apiserver (compile is ~5 ms of a ~130 ms reconcile in
  * bench/operator.ts), so several namespaces are reconciled at once. 8 rather than 4: p95 convergence at
  * 500 routes went from ~1.7 s to ~1.0 s; 16 was no faster but wrote each ConfigMap ~6 times instead of
- * ~4 and used more memory.
+ * ~5 and used more memory.
  */
 export const RECONCILE_CONCURRENCY = 8;
 

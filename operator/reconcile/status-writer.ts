@@ -33,7 +33,8 @@ export class StatusWriter {
   private readonly options: Required<Omit<StatusWriterOptions, 'onWritten' | 'onError' | 'deferWhile'>> & Pick<StatusWriterOptions, 'onWritten' | 'onError' | 'deferWhile'>;
   private readonly pending = new Map<string, Wanted>();
   private readonly inFlight = new Set<string>();
-  private readonly lastWritten = new Map<string, LLMRouteStatus>();
+  /** By namespace, then route name: retain() looks at one namespace, not at every route. */
+  private readonly lastWritten = new Map<string, Map<string, LLMRouteStatus>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deferTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -55,7 +56,7 @@ export class StatusWriter {
   /** Wants this status written; returns false when it is already the last one written. */
   submit(namespace: string, name: string, status: LLMRouteStatus): boolean {
     const key = `${namespace}/${name}`;
-    if (sameStatus(status, this.lastWritten.get(key))) {
+    if (sameStatus(status, this.lastWritten.get(namespace)?.get(name))) {
       this.pending.delete(key);
       return false;
     }
@@ -71,8 +72,10 @@ export class StatusWriter {
 
   /** Forgets routes of a namespace that no longer exist (bounded memory under route churn). */
   retain(namespace: string, names: ReadonlySet<string>): void {
-    const prefix = `${namespace}/`;
-    for (const key of this.lastWritten.keys()) if (key.startsWith(prefix) && !names.has(key.slice(prefix.length))) this.lastWritten.delete(key);
+    const written = this.lastWritten.get(namespace);
+    if (!written) return;
+    for (const name of written.keys()) if (!names.has(name)) written.delete(name);
+    if (written.size === 0) this.lastWritten.delete(namespace);
   }
 
   /** Resolves when nothing is pending or being written. */
@@ -118,7 +121,9 @@ export class StatusWriter {
       this.inFlight.add(key);
       void this.write(wanted.namespace, wanted.name, wanted.status).then(
         () => {
-          this.lastWritten.set(key, wanted.status);
+          let written = this.lastWritten.get(wanted.namespace);
+          if (!written) this.lastWritten.set(wanted.namespace, (written = new Map()));
+          written.set(wanted.name, wanted.status);
           this.options.onWritten?.(wanted.namespace, wanted.name);
         },
         (error: unknown) => {

@@ -89,6 +89,20 @@ describe('StatusWriter', () => {
     await writer.idle();
   });
 
+  test('retain looks at its own namespace only', async () => {
+    const io = controllable();
+    const writer = new StatusWriter(io.write);
+    writer.submit('ns', 'a', status('1/1'));
+    writer.submit('other', 'a', status('1/1'));
+    for (const c of io.calls) c.release();
+    await writer.idle();
+    writer.retain('ns', new Set());
+    expect(writer.submit('other', 'a', status('1/1'))).toBe(false); // still known as written
+    expect(writer.submit('ns', 'a', status('1/1'))).toBe(true);
+    io.calls[2]!.release();
+    await writer.idle();
+  });
+
   test('writes wait while deferWhile() holds and go on resume()', async () => {
     const io = controllable();
     let busy = true;
