@@ -2,60 +2,24 @@
 import type { IncomingMessage } from 'node:http';
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
 import { ProxyError } from './errors.ts';
+import { ClosedEarlyError, readUtf8, TooLargeError } from '../io/read-utf8.ts';
 
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
-  const text = await readLimited(req, limitBytes);
+  let text: string;
+  try {
+    text = await readUtf8(req, limitBytes);
+  } catch (err) {
+    if (err instanceof TooLargeError) throw tooLarge(limitBytes);
+    if (err instanceof ClosedEarlyError) throw new ProxyError(400, 'client_closed_request', 'the client closed the connection before sending the whole body');
+    throw err;
+  }
   try {
     return JSON.parse(text);
   } catch {
     throw new ProxyError(400, 'invalid_json', 'the request body is not valid JSON');
   }
-}
-
-/**
- * The body as UTF-8, refused past the limit. Plain 'data'/'end' listeners rather than `for await`:
- * a stream's async iterator costs a promise and several closures per chunk on the hottest path.
- */
-function readLimited(req: IncomingMessage, limitBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limitBytes) {
-        cleanup();
-        req.resume(); // drain the rest so the answer can be sent on this connection
-        reject(tooLarge(limitBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      if (req.readableEnded) return;
-      cleanup();
-      reject(new ProxyError(400, 'client_closed_request', 'the client closed the connection before sending the whole body'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }
 
 function tooLarge(limit: number): ProxyError {

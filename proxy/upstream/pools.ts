@@ -4,6 +4,7 @@
 // Redirects are never followed (node's client does not follow them; a 3xx is an upstream error).
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type * as Https from 'node:https';
+import { readUtf8 } from '../io/read-utf8.ts';
 
 export interface UpstreamCall {
   method: string;
@@ -123,16 +124,5 @@ function https(): typeof Https {
   return httpsModule;
 }
 
-/** Reads a whole response body as UTF-8 text (listeners, not `for await`: cheaper per chunk). */
-export function readText(body: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    body.once('error', reject);
-    // Destroyed without an error (the request was aborted): never 'end'.
-    body.once('close', () => {
-      if (!body.readableEnded) reject(new Error('upstream response closed before its end'));
-    });
-  });
-}
+/** Reads a whole response body as UTF-8 text. */
+export const readText = (body: IncomingMessage): Promise<string> => readUtf8(body);
