@@ -1,5 +1,5 @@
 // The operator's Prometheus metrics (own registry; base units; bounded labels).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from '../proxy/telemetry/prom-client-core.ts';
 
 export interface OperatorMetrics {
   registry: Registry;

@@ -1,7 +1,7 @@
 // Starts the sidecar in-process: config store (+ watcher), dispatch state, LLM and admin servers.
 // main.ts (the CLI) and the tests both use this; nothing here reads process.env or argv.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildAdminApp, llmRequestListener } from './http/app.ts';
 import { ConfigStore, type Logger } from './runtime/config-store.ts';
@@ -9,6 +9,7 @@ import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
 import { BreakerRegistry, type BreakerOptions } from './routing/circuit-breaker.ts';
 import { RetryBudget, type RetryBudgetOptions } from './routing/retry-budget.ts';
 import { Pools } from './upstream/pools.ts';
+import { nodeHttp } from './io/builtins.ts';
 import { noopTelemetry, type Telemetry } from './telemetry/hooks.ts';
 
 export interface ProxyOptions {
@@ -66,8 +67,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const pools = new Pools();
   const breakers = new BreakerRegistry(options.breaker);
   const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
-  const llm = createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps }));
-  const admin = createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  const llm = nodeHttp().createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps }));
+  const admin = nodeHttp().createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
   const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);
 

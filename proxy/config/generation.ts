@@ -1,6 +1,6 @@
 // The generation of a config is a hash of its content, so the operator, the CLI and the proxy
 // agree on the identity of a config without coordination, and an unchanged compile is a no-op.
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../io/builtins.ts';
 
 /** JSON with object keys sorted, so equal content hashes equally whatever the key order. */
 export function canonicalJson(value: unknown): string {
@@ -14,5 +14,5 @@ export function canonicalJson(value: unknown): string {
 /** `sha256-<first 16 hex>` of the config without its own `generation` field. */
 export function configGeneration(config: object): string {
   const { generation: _ignored, ...content } = config as Record<string, unknown>;
-  return 'sha256-' + createHash('sha256').update(canonicalJson(content)).digest('hex').slice(0, 16);
+  return 'sha256-' + nodeCrypto().createHash('sha256').update(canonicalJson(content)).digest('hex').slice(0, 16);
 }

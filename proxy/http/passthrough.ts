@@ -5,7 +5,7 @@
 // streamed or not, is piped back as is. Hosts come only from the config, as everywhere.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
+import type Server from 'http-proxy';
 import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
@@ -23,9 +23,15 @@ const ENDPOINT_PATH = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/;
 const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export function passthroughHandler(ctx: HandlerContext) {
-  const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false });
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
-  proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
+  // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
+  // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
+  let proxyServer: Promise<Server> | undefined;
+  const proxyOnce = () => (proxyServer ??= import('http-proxy').then(({ default: httpProxy }) => {
+    const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false });
+    proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
+    return proxy;
+  }));
 
   return async (req: IncomingMessage & { path?: string }, res: ServerResponse): Promise<void> => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
@@ -54,6 +60,8 @@ export function passthroughHandler(ctx: HandlerContext) {
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, targetOf(backend));
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
+      const proxy = await proxyOnce();
+      if (res.destroyed) throw new ProxyError(499, 'client_closed_request', 'the client closed the connection');
       attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
       const payload = Buffer.from(upstream.body ?? '', 'utf8');
       req.headers = {

@@ -1,5 +1,5 @@
 // The OpenAI-dialect providers, as data over the shared base (openai-compatible.ts).
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../io/builtins.ts';
 import { z } from 'zod';
 import type { ChatMessage } from '../openai/types.ts';
 import { noOptions, openAICompatible } from './openai-compatible.ts';
@@ -36,7 +36,7 @@ export const azureOpenAIAdapter = openAICompatible({
 /** Mistral accepts only 9-character alphanumeric tool-call ids; map others deterministically. */
 export function mistralToolCallId(id: string): string {
   if (/^[A-Za-z0-9]{9}$/.test(id)) return id;
-  return createHash('sha256').update(id).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 9).padEnd(9, '0');
+  return nodeCrypto().createHash('sha256').update(id).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 9).padEnd(9, '0');
 }
 
 export const mistralAdapter = openAICompatible({

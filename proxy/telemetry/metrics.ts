@@ -1,6 +1,6 @@
 // The proxy's Prometheus metrics. Labels are bounded by the config (route, backend, provider,
 // model as configured) or by fixed sets (status class, outcome, token type): never user input.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './prom-client-core.ts';
 
 export interface BreakerState {
   route: string;

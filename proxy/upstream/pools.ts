@@ -2,9 +2,10 @@
 // HTTP natively (llhttp in C++); undici's Pool ran the same parser in WebAssembly, which cost the
 // sidecar about 6 MB of resident memory for no CPU gain in our measurements.
 // Redirects are never followed (node's client does not follow them; a 3xx is an upstream error).
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type * as Https from 'node:https';
 import { readUtf8 } from '../io/read-utf8.ts';
+import { nodeHttp } from '../io/builtins.ts';
 
 export interface UpstreamCall {
   method: string;
@@ -41,7 +42,7 @@ export class Pools {
       const options = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_ORIGIN, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
       // node:https (and TLS) is loaded only when some backend needs it: most sidecars in a test
       // cluster talk to a local model server over plain HTTP.
-      agent = url.protocol === 'https:' ? new (https().Agent)(options) : new HttpAgent(options);
+      agent = url.protocol === 'https:' ? new (https().Agent)(options) : new (nodeHttp().Agent)(options);
       this.agents.set(key, agent);
     }
     return agent;
@@ -64,7 +65,7 @@ export class Pools {
   private sendOnce(call: UpstreamCall): Promise<UpstreamResponse> {
     const { url } = call;
     const agent = this.agentFor(url);
-    const send = url.protocol === 'https:' ? https().request : httpRequest;
+    const send = url.protocol === 'https:' ? https().request : nodeHttp().request;
     return new Promise<UpstreamResponse>((resolve, reject) => {
       if (call.signal.aborted) return reject(new AbortedError());
       let connectTimer: NodeJS.Timeout | undefined;

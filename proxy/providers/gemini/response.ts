@@ -2,7 +2,7 @@
 // finish reasons (STOP with function calls is tool_calls; safety reasons and a blocked prompt are
 // content_filter), usage (thoughts count as completion tokens), and function calls with the ids we
 // issue (the signature Gemini attached is remembered under that id).
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../io/builtins.ts';
 import type { ChatCompletion, FinishReason, ToolCall, Usage } from '../../openai/types.ts';
 import type { ThoughtSignatureStore } from './thought-signatures.ts';
 
@@ -55,7 +55,7 @@ export function usageOf(u: GeminiUsage | undefined): Usage | undefined {
   };
 }
 
-export const newToolCallId = (): string => `call_${randomBytes(12).toString('base64url')}`;
+export const newToolCallId = (): string => `call_${nodeCrypto().randomBytes(12).toString('base64url')}`;
 
 /** A functionCall part as an OpenAI tool call; its signature and Gemini id are kept under our id. */
 export function toolCallOf(part: GeminiPart, signatures: ThoughtSignatureStore): ToolCall {
