@@ -2,10 +2,10 @@
 // body (non-streaming) or read until the first content event (streaming). Nothing reaches the
 // client here, so any failure is still free to fail over.
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
-import { UnsupportedRequestError, type BackendTarget, type SseEvent, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
+import { UnsupportedRequestError, type BackendTarget, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
 import { readText, type Pools, type UpstreamResponse } from '../upstream/pools.ts';
-import { sseEvents } from '../upstream/sse.ts';
+import { sseSource, sseSourceOf, type SseSource } from '../upstream/sse.ts';
 import type { AttemptOutcome } from '../telemetry/hooks.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -102,9 +102,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       release();
       return { kind: 'json', body: answer.body };
     }
-    return startStream(input, target, (async function* () {
-      yield answer.events;
-    })(), stream);
+    return startStream(input, target, sseSourceOf([answer.events]), stream);
   }
 
   let upstream: UpstreamRequest;
@@ -157,7 +155,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
     }
   }
-  return startStream(input, target, sseEvents(response), stream);
+  return startStream(input, target, sseSource(response), stream);
 }
 
 interface StreamControl {
@@ -171,10 +169,10 @@ interface StreamControl {
 /** How long a finished stream's upstream may take to close its body before the connection is cut. */
 const DRAIN_MS = 1000;
 
-async function drain(events: AsyncGenerator<SseEvent[]>, abortUpstream: () => void): Promise<void> {
+async function drain(events: SseSource, abortUpstream: () => void): Promise<void> {
   const timer = setTimeout(abortUpstream, DRAIN_MS);
   try {
-    while (!(await events.next()).done);
+    while ((await events.next()) !== undefined);
   } catch {
     // cut or broken: nothing more to read
   } finally {
@@ -188,19 +186,19 @@ const midStreamError = (message: string, code: string, status = 502): StreamOutp
 });
 
 /** Reads the stream up to the first output; the rest is read by the caller after committing. */
-async function startStream(input: AttemptInput, target: BackendTarget, events: AsyncGenerator<SseEvent[]>, control: StreamControl): Promise<AttemptResult> {
+async function startStream(input: AttemptInput, target: BackendTarget, events: SseSource, control: StreamControl): Promise<AttemptResult> {
   const translator = input.backend.adapter.createStreamTranslator(target, { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
   const first: StreamOutput[] = [];
   let upstreamDone = false;
   try {
     while (first.length === 0) {
-      const next = await events.next();
-      if (next.done) {
+      const batch = await events.next();
+      if (batch === undefined) {
         upstreamDone = true;
         first.push(...translator.end());
         break;
       }
-      for (const event of next.value) first.push(...translator.push(event));
+      for (const event of batch) first.push(...translator.push(event));
     }
   } catch {
     const result = control.failure();
@@ -219,14 +217,14 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: A
   const rest = (async function* (): AsyncGenerator<StreamOutput[]> {
     try {
       for (;;) {
-        const next = await events.next();
-        if (next.done) {
+        const batch = await events.next();
+        if (batch === undefined) {
           upstreamDone = true;
           yield translator.end();
           return;
         }
         const out: StreamOutput[] = [];
-        for (const event of next.value) out.push(...translator.push(event));
+        for (const event of batch) out.push(...translator.push(event));
         if (out.length > 0) yield out;
       }
     } catch {

@@ -1,20 +1,20 @@
 // The SSE reader under the stream translators: every separator the providers use, comments, and
 // UTF-8 characters split across network chunks.
 import { describe, expect, test } from '@jest/globals';
-import { sseEvents } from '#proxy/upstream/sse.ts';
+import { PassThrough, Readable } from 'node:stream';
+import { SseBodyClosedError, sseSource } from '#proxy/upstream/sse.ts';
 import type { SseEvent } from '#proxy/providers/adapter.ts';
 
 async function read(chunks: Uint8Array[]): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
-  for await (const batch of sseEvents((async function* () {
-    yield* chunks;
-  })())) events.push(...batch);
+  const source = sseSource(Readable.from(chunks.map((c) => Buffer.from(c))));
+  for (let batch = await source.next(); batch !== undefined; batch = await source.next()) events.push(...batch);
   return events;
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-describe('sseEvents', () => {
+describe('sseSource', () => {
   test.each([
     ['\\n\\n', '\n\n'],
     ['\\r\\n\\r\\n (Gemini)', '\r\n\r\n'],
@@ -42,5 +42,30 @@ describe('sseEvents', () => {
   test('a last event without its blank line (Gemini closes the connection) is not lost', async () => {
     const events = await read([bytes('data: {"a":1}\n\ndata: {"last":true}')]);
     expect(events).toEqual([{ data: '{"a":1}' }, { data: '{"last":true}' }]);
+  });
+
+  test('events read before the body broke are delivered, then the break', async () => {
+    const body = new PassThrough();
+    const source = sseSource(body);
+    body.write('data: {"a":1}\n\n');
+    expect(await source.next()).toEqual([{ data: '{"a":1}' }]);
+    const pending = source.next();
+    body.write('data: {"a":2}\n\ndata: {"cut');
+    expect(await pending).toEqual([{ data: '{"a":2}' }]);
+    body.destroy();
+    await expect(source.next()).rejects.toBeInstanceOf(SseBodyClosedError);
+  });
+
+  test('the body is paused while a batch waits unread, and resumed by the next read', async () => {
+    const body = new PassThrough();
+    const source = sseSource(body);
+    body.write('data: 1\n\n');
+    await new Promise((r) => setImmediate(r));
+    expect(body.isPaused()).toBe(true);
+    expect(await source.next()).toEqual([{ data: '1' }]);
+    expect(body.isPaused()).toBe(false);
+    body.end('data: 2\n\n');
+    expect(await source.next()).toEqual([{ data: '2' }]);
+    expect(await source.next()).toBeUndefined();
   });
 });
