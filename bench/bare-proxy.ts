@@ -1,6 +1,8 @@
 // The yardstick: a bare Node pass-through proxy (plain http, keep-alive, no logic).
 // Usage: node bench/bare-proxy.ts <upstream port>   (prints its own port on stdout)
-import { Agent, createServer, request } from 'node:http';
+// node:http via getBuiltinModule, as llmroute loads it: an ESM import would also wake Node's bundled
+// undici (~13 MB resident), which would inflate the yardstick's idle memory, not its latency.
+const { Agent, createServer, request } = process.getBuiltinModule('node:http');
 
 const upstreamPort = Number(process.argv[2]);
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });

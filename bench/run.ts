@@ -171,9 +171,9 @@ async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<{ 
   return { port, proc };
 }
 
-/** VmRSS of a process left idle 1 s after it started (or after `ready` resolved), then stopped. */
+/** VmRSS of a process after `ready` resolved (or 1.5 s after it started) and 0.5 s more of idling, then stopped. */
 async function idleRssOf(args: string[], env: NodeJS.ProcessEnv, ready?: (proc: ChildProcess) => Promise<unknown>): Promise<number> {
-  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
     if (ready) await ready(proc);
     await new Promise((r) => setTimeout(r, ready ? 500 : 1500));
@@ -183,24 +183,44 @@ async function idleRssOf(args: string[], env: NodeJS.ProcessEnv, ready?: (proc: 
   }
 }
 
+/** One non-streaming chat completion through a proxy (so the idle figures include the request path's code). */
+async function oneCompletion(port: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  if (response.status !== 200) throw new Error(`idle-memory warm-up answered ${response.status}`);
+  await response.arrayBuffer();
+}
+
 /**
- * Where the sidecar's idle memory goes: Node alone, Node with only the packages the proxy must load
- * (express, pino, js-yaml, zod, prom-client, http-proxy, the OpenTelemetry API), llmroute as
- * started by default, and llmroute with a 2 MB young-generation semi-space.
+ * Where the sidecar's idle memory goes: Node alone, the bare pass-through proxy (the floor of any Node
+ * HTTP proxy), llmroute as started by default, and llmroute as docs/sidecar.md runs it (a 1 MB
+ * young generation). Each proxy has relayed one chat completion before it is measured.
  */
-async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const deps = ['express', 'pino', 'js-yaml', 'zod', 'prom-client', 'http-proxy', '@opentelemetry/api'];
+async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv, upstreamPort: number): Promise<string[]> {
   const hold = 'setInterval(() => {}, 1000);';
   const llmroute = async (extraEnv: NodeJS.ProcessEnv) => {
     const port = await freePort();
     const adminPort = await freePort();
-    return idleRssOf(['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', ...extraEnv }, () => waitReady(`http://127.0.0.1:${adminPort}/readyz`));
+    return idleRssOf(['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', ...extraEnv }, async () => {
+      await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
+      await oneCompletion(port);
+    });
   };
+  // The bare proxy's TypeScript is stripped here, so the measured process does not carry Node's
+  // type-stripping compiler (amaro, WebAssembly) that `node bench/bare-proxy.ts` loads.
+  const { stripTypeScriptTypes } = await import('node:module');
+  const bareScript = join(mkdtempSync(join(tmpdir(), 'llmroute-bare-')), 'bare-proxy.mjs');
+  writeFileSync(bareScript, stripTypeScriptTypes(readFileSync(join(root, 'bench/bare-proxy.ts'), 'utf8')));
+  const bare = () => idleRssOf([bareScript, String(upstreamPort)], env, async (proc) => {
+    const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
+    await oneCompletion(Number(line.toString().trim()));
+  });
   const rows: Array<[string, number]> = [
     ['Node alone (`node -e` idle)', await idleRssOf(['-e', hold], env)],
-    [`Node with the proxy's packages imported, nothing else (${deps.join(', ')})`, await idleRssOf(['--input-type=module', '-e', `${deps.map((d) => `await import('${d}');`).join(' ')} ${hold}`], env)],
-    ['llmroute proxy, default V8 settings', await llmroute({})],
-    ['llmroute proxy, `NODE_OPTIONS=--max-semi-space-size=2`', await llmroute({ NODE_OPTIONS: '--max-semi-space-size=2' })],
+    ['bare pass-through proxy (plain `node:http`), after one completion', await bare()],
+    ['llmroute proxy, default V8 settings, after one completion', await llmroute({})],
+    ['llmroute proxy as docs/sidecar.md runs it (`NODE_OPTIONS=--max-semi-space-size=1`), after one completion', await llmroute({ NODE_OPTIONS: '--max-semi-space-size=1' })],
   ];
   return rows.map(([what, mb]) => `| ${what} | ${mb.toFixed(1)} |`);
 }
@@ -231,7 +251,7 @@ async function main(): Promise<void> {
   const ours = await startLlmroute(config, { ...withoutOtel });
   const traced = await startLlmroute(config, { ...withoutOtel, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}`, OTEL_SERVICE_NAME: 'llmroute-bench' });
   await new Promise((r) => setTimeout(r, 500));
-  const memoryRows = await idleMemoryRows(config, withoutOtel);
+  const memoryRows = await idleMemoryRows(config, withoutOtel, upstream.port);
   const idleRss = rssMb(ours.proc.pid, 'VmRSS');
   const idleRssTraced = rssMb(traced.proc.pid, 'VmRSS');
   const port = ours.port;
@@ -302,7 +322,7 @@ ${rows.join('\n')}
 
 llmroute RSS: idle ${idleRss.toFixed(1)} MB, peak during the run ${peakRss.toFixed(1)} MB.
 
-Idle RSS (VmRSS, each process started alone and left idle; MB):
+Idle RSS (VmRSS, each process started alone; a proxy first relays one chat completion; then 0.5 s idle; MB):
 
 | process | idle RSS MB |
 |---|---|
