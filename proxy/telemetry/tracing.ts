@@ -1,6 +1,6 @@
 // Builds the OpenTelemetry pipeline from a TracingConfig: tracer provider, sampler, W3C propagators,
 // and an OTLP exporter behind a batch processor (bounded queue; a full queue drops spans and counts
-// them in `llmroute_trace_spans_total{result="dropped"}`). Export never runs on the request path.
+// them in `llmroute_trace_spans_total{result="dropped"}`). Export never runs inside a request (deferExports).
 // The SDK, resources and exporter modules are imported only when tracing is on: a sidecar without
 // a collector does not pay their memory.
 import { createNoopMeter, type Counter, type Meter, type MeterProvider, type TextMapPropagator } from '@opentelemetry/api';
@@ -67,10 +67,24 @@ async function buildProcessor(sdk: SdkTrace, config: TracingConfig, options: Tra
       ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: config.endpoint })
       : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: config.endpoint });
   return new sdk.BatchSpanProcessor({
-    exporter,
+    exporter: deferExports(exporter),
     ...config.batch,
     ...(options.countSpans ? { selfObsMeterProvider: spanCountingMeterProvider(options.countSpans) } : {}),
   });
+}
+
+/**
+ * The batch processor exports a full batch synchronously inside the `span.end()` that filled it, so
+ * one request in every few hundred would carry the serialization of the whole batch (~15 us a span,
+ * ~8 ms for 512). Deferred to the next turn of the event loop, that work runs between requests instead
+ * of inside one. The processor waits for the export's result either way (flush and shutdown too).
+ */
+export function deferExports(exporter: SpanExporter): SpanExporter {
+  return {
+    export: (spans, resultCallback) => void setImmediate(() => exporter.export(spans, resultCallback)),
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
 }
 
 function buildSampler(sdk: SdkTrace, setting: SamplerSetting): Sampler {

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { tracingConfigFromEnv } from '#proxy/telemetry/otel-config.ts';
-import { createTracing, type Tracing } from '#proxy/telemetry/tracing.ts';
+import { createTracing, deferExports, type Tracing } from '#proxy/telemetry/tracing.ts';
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { backend, startWith, type Started } from '#test/proxy/harness.ts';
 
@@ -114,5 +115,26 @@ describe('OTLP export', () => {
     const count = (result: string) => Number(text.find((l) => l.startsWith(`llmroute_trace_spans_total{result="${result}"}`))?.split(' ')[1] ?? 0);
     expect(count('dropped')).toBeGreaterThanOrEqual(6);
     expect(count('exported') + count('dropped')).toBe(12);
+  });
+
+  test('a full batch is serialized after the span.end() that filled it returns, not inside it', async () => {
+    const exported: string[][] = [];
+    const inner: SpanExporter = {
+      export: (spans: ReadableSpan[], done) => {
+        exported.push(spans.map((span) => span.name));
+        done({ code: 0 });
+      },
+      shutdown: async () => undefined,
+    };
+    const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: deferExports(inner), maxExportBatchSize: 2, scheduledDelayMillis: 60_000 })] });
+    const tracer = provider.getTracer('test');
+    tracer.startSpan('one').end();
+    tracer.startSpan('two').end(); // fills the batch: the SDK exports at once, inside this end()
+    expect(exported).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(exported).toEqual([['one', 'two']]);
+    tracer.startSpan('three').end();
+    await provider.shutdown(); // waits for the deferred export of what is left
+    expect(exported).toEqual([['one', 'two'], ['three']]);
   });
 });
