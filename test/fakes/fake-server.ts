@@ -25,7 +25,12 @@ export interface FakeServer<B> {
 
 export type Answer<B> = (req: IncomingMessage, res: ServerResponse, body: any, behavior: B) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A fake's deliberate delay (slow headers, slow chunks). Unref'd: a delay still running when its
+ * client has gone and the fake has closed must not keep the test process alive (Jest's "did not exit
+ * one second after the test run has completed").
+ */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 export async function startFakeServer<B>(answer: Answer<B>, defaultBehavior: B): Promise<FakeServer<B>> {
   const queued: B[] = [];
