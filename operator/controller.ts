@@ -1,12 +1,14 @@
 // The operator's control loop: informers (list + watch, restarted with backoff on any error) feed
 // a namespace-keyed work queue; each key runs reconcileNamespace().
 import * as k8s from '@kubernetes/client-node';
+import { hostname } from 'node:os';
 import type { Dispatcher } from 'undici';
 import { API_GROUP, API_VERSION } from './api/llmroute.ts';
 import { CONFIG_KEY, CONFIGMAP_NAME, FIELD_MANAGER, MANAGED_BY_LABEL } from './reconcile/configmap.ts';
 import { ChangeFilter } from './reconcile/change-filter.ts';
 import { reconcileNamespace, statusPatcher, type ReconcileOutcome } from './reconcile/reconciler.ts';
 import { StatusWriter } from './reconcile/status-writer.ts';
+import { EventRecorder, eventSender } from './reconcile/events.ts';
 import { WorkQueue } from './reconcile/work-queue.ts';
 import type { OperatorMetrics } from './metrics.ts';
 
@@ -20,6 +22,8 @@ export interface ControllerOptions {
   logger?: ControllerLogger;
   secretsDir?: string;
   metrics?: OperatorMetrics;
+  /** events.k8s.io `reportingInstance` (default `<hostname>-<pid>`, the leader-election identity). */
+  identity?: string;
   onReconciled?(namespace: string, outcome: ReconcileOutcome): void;
 }
 
@@ -105,7 +109,12 @@ export function startController(options: ControllerOptions): Controller {
     // maxDeferMs), so they do not compete with the ConfigMap applies for the apiserver.
     deferWhile: () => !stopped && queue.backlog() > 0,
     onWritten: () => metrics?.statusWrites.inc(),
-    onError: (namespace, name, error) => logger.error({ namespace, route: name, error: String((error as Error)?.message ?? error) }, 'status write failed'),
+    onError: (target, error) => logger.error({ namespace: target.namespace, kind: target.kind, name: target.name, error: String((error as Error)?.message ?? error) }, 'status write failed'),
+  });
+  // Events are fire-and-forget: a bounded queue, sent in the background; a failure is logged only.
+  const events = new EventRecorder(eventSender(kc.makeApiClient(k8s.EventsV1Api), options.identity ?? `${hostname()}-${process.pid}`), {
+    onError: (event, error) => logger.error({ namespace: event.regarding.namespace, kind: event.regarding.kind, name: event.regarding.name, reason: event.reason, error: String((error as Error)?.message ?? error) }, 'event not recorded'),
+    onDropped: (event, why) => logger.error({ namespace: event.regarding.namespace, kind: event.regarding.kind, name: event.regarding.name, reason: event.reason, why }, 'event dropped'),
   });
   const queue = new WorkQueue(async (namespace) => {
     const endTimer = metrics?.reconcileSeconds.startTimer();
@@ -114,10 +123,10 @@ export function startController(options: ControllerOptions): Controller {
         namespace,
         {
           routes: (ns) => informers.routes.list(ns) as never,
-          policies: (ns) => [...informers.policies.list(ns)],
+          policies: (ns) => informers.policies.list(ns) as never,
           configMapExists: (ns) => informers.configMaps.get(CONFIGMAP_NAME, ns) !== undefined,
         },
-        { objects, statuses, applying: (ns, text) => changes.applying(ns, text) },
+        { objects, statuses, events, applying: (ns, text) => changes.applying(ns, text) },
         options.secretsDir ? { secretsDir: options.secretsDir } : {},
       );
       if (outcome.applied) logger.info({ namespace, generation: outcome.generation, statusUpdates: outcome.statusUpdates }, 'reconciled');
@@ -129,9 +138,8 @@ export function startController(options: ControllerOptions): Controller {
       throw err;
     } finally {
       endTimer?.();
-      metrics?.queueDepth.set(queue.depth());
     }
-  }, { concurrency: RECONCILE_CONCURRENCY, onCaughtUp: () => statuses.resume() });
+  }, { concurrency: RECONCILE_CONCURRENCY, onCaughtUp: () => statuses.resume(), onDepth: (depth) => metrics?.queueDepth.set(depth) });
 
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
@@ -140,7 +148,8 @@ export function startController(options: ControllerOptions): Controller {
   // are not queued: at scale they were ~40% of all reconciles.
   const relevant: Record<string, (event: 'add' | 'update' | 'delete', obj: Obj) => boolean> = {
     routes: (event, obj) => changes.routeEvent(event, obj),
-    policies: () => true,
+    // Like routes: a policy update that keeps its generation is our own status write coming back.
+    policies: (event, obj) => changes.routeEvent(event, obj),
     configMaps: (event, obj) => changes.configMapEvent(event, (obj as k8s.V1ConfigMap).data?.[CONFIG_KEY], obj.metadata?.namespace ?? ''),
   };
   for (const [name, informer] of Object.entries(informers) as Array<[string, k8s.Informer<Obj> & k8s.ObjectCache<Obj>]>) {
@@ -168,6 +177,7 @@ export function startController(options: ControllerOptions): Controller {
   // Resync: re-check every namespace we know of periodically, so drift is repaired even without events.
   const resync = setInterval(() => {
     for (const r of informers.routes.list()) if (r.metadata?.namespace) queue.add(r.metadata.namespace);
+    for (const p of informers.policies.list()) if (p.metadata?.namespace) queue.add(p.metadata.namespace);
   }, 60_000);
 
   return {
@@ -177,7 +187,8 @@ export function startController(options: ControllerOptions): Controller {
       stopped = true;
       clearInterval(resync);
       for (const t of timers) clearTimeout(t);
-      queue.stop();
+      queue.stop(); // the depth gauge drops to the reconciles still running, then to 0 as they end
+      events.stop();
       statuses.resume();
       // Let the statuses already computed reach the apiserver, briefly (a successor recomputes them anyway).
       await Promise.race([statuses.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);

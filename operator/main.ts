@@ -31,17 +31,19 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   // Only the leader reconciles; a follower is ready (it can take over) but idle.
   let controller: Controller | undefined;
   const metrics = createOperatorMetrics();
+  // The Lease holder and the events' reportingInstance.
+  const identity = `${hostname()}-${process.pid}`;
   let ready = true;
   const elector = startLeaderElection({
     kubeConfig,
     namespace: values['lease-namespace'],
     name: 'llmroute-operator',
-    identity: `${hostname()}-${process.pid}`,
+    identity,
     onStartedLeading: () => {
       logger.info({}, 'became leader; starting informers');
       ready = false;
       metrics.isLeader.set(1);
-      controller = startController({ kubeConfig, logger, metrics, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
+      controller = startController({ kubeConfig, logger, metrics, identity, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
       void controller.ready.then(() => {
         ready = true;
         logger.info({}, 'informers synced; reconciling');

@@ -1,6 +1,6 @@
 // Which watch events can change a namespace's compiled config, so the operator's own writes do not
-// feed back into reconciles: a route update that leaves metadata.generation alone changed only its
-// status (or labels), and a ConfigMap whose config text is what the operator last applied is its own
+// feed back into reconciles: a route (or policy: routeEvent() serves both, keyed by uid) update that
+// leaves metadata.generation alone changed only its status (or labels), and a ConfigMap whose config text is what the operator last applied is its own
 // write arriving back. Everything else (adds, deletes, spec changes, hand edits) still reconciles;
 // the periodic resync bypasses this filter.
 import { createHash } from 'node:crypto';

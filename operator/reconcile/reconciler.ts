@@ -1,22 +1,30 @@
 // Reconcile one namespace: read routes and policies (from the informer caches), compile, apply the
-// ConfigMap with server-side apply, then hand each route's changed status to the status writer
-// (written in the background: the next namespace's ConfigMap does not wait for them).
+// ConfigMap with server-side apply, then hand each route's and policy's changed status to the status
+// writer (written in the background: the next namespace's ConfigMap does not wait for them) and what
+// changed in them to the event recorder (sent in the background too).
 import * as k8s from '@kubernetes/client-node';
 import { compile } from '../compile/compile.ts';
 import { API_GROUP, API_VERSION, type LLMRoute } from '../api/llmroute.ts';
 import { CONFIG_KEY, configMapFor, FIELD_MANAGER } from './configmap.ts';
-import { routeStatus, sameStatus, type LLMRouteStatus } from './status.ts';
-import type { StatusWriter } from './status-writer.ts';
+import { policyStatus, routeStatus, sameStatus, type LLMPolicyStatus, type LLMRouteStatus } from './status.ts';
+import { StatusWriter, type StatusTarget } from './status-writer.ts';
+import type { EventRecorder } from './events.ts';
+
+interface Meta {
+  metadata: { name: string; namespace?: string; uid?: string; generation?: number };
+}
 
 export interface ReconcileSources {
   routes(namespace: string): Array<LLMRoute & { metadata: { uid?: string }; status?: Partial<LLMRouteStatus> }>;
-  policies(namespace: string): readonly unknown[];
+  /** The namespace's LLMPolicy objects (validated by compile; `metadata` is all that is read here). */
+  policies(namespace: string): ReadonlyArray<Partial<Meta> & { status?: Partial<LLMPolicyStatus> }>;
   configMapExists(namespace: string): boolean;
 }
 
 export interface ReconcileClients {
-  objects: k8s.KubernetesObjectApi;
+  objects: Pick<k8s.KubernetesObjectApi, 'patch'>;
   statuses: StatusWriter;
+  events?: EventRecorder;
   /** Told the config text just before it is applied (so its own watch event can be recognised). */
   applying?(namespace: string, configText: string): void;
 }
@@ -24,39 +32,73 @@ export interface ReconcileClients {
 export interface ReconcileOutcome {
   applied: boolean;
   generation?: string;
-  /** Route statuses handed to the status writer (changed since the cached and the last written). */
+  /** Route and policy statuses handed to the status writer (changed since the cached and the last written). */
   statusUpdates: number;
 }
 
 export async function reconcileNamespace(namespace: string, sources: ReconcileSources, clients: ReconcileClients, options: { secretsDir?: string } = {}): Promise<ReconcileOutcome> {
   const routes = sources.routes(namespace);
-  if (routes.length === 0 && !sources.configMapExists(namespace)) return { applied: false, statusUpdates: 0 };
-  const result = compile(routes, sources.policies(namespace), { namespace, ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}) });
-  const owners = routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! }));
-  const configMap = configMapFor(namespace, result, owners);
-  clients.applying?.(namespace, configMap.data[CONFIG_KEY]);
-  await clients.objects.patch(configMap, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  const policies = sources.policies(namespace);
+  const withConfigMap = routes.length > 0 || sources.configMapExists(namespace);
+  if (!withConfigMap && policies.length === 0) return { applied: false, statusUpdates: 0 };
+  const result = compile(routes, policies, { namespace, ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}) });
+  if (withConfigMap) {
+    const owners = routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! }));
+    const configMap = configMapFor(namespace, result, owners);
+    clients.applying?.(namespace, configMap.data[CONFIG_KEY]);
+    await clients.objects.patch(configMap, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  }
 
   let statusUpdates = 0;
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const byName = new Map(routes.map((r) => [r.metadata.name, r]));
-  clients.statuses.retain(namespace, new Set(byName.keys()));
+  const live = new Set<string>();
+  const target = (kind: StatusTarget['kind'], meta: Meta['metadata']): StatusTarget => {
+    const t: StatusTarget = { kind, namespace, name: meta.name, ...(meta.uid ? { uid: meta.uid } : {}) };
+    live.add(StatusWriter.keyOf(t));
+    return t;
+  };
+  const routesByName = new Map(routes.map((r) => [r.metadata.name, r]));
+  const routeTargets = new Map(routes.map((r) => [r.metadata.name, target('LLMRoute', r.metadata)]));
+  const policiesByName = new Map(policies.filter((p): p is Meta & { status?: Partial<LLMPolicyStatus> } => typeof p.metadata?.name === 'string').map((p) => [p.metadata.name, p]));
+  const policyTargets = new Map([...policiesByName.values()].map((p) => [p.metadata.name, target('LLMPolicy', p.metadata)]));
+  clients.statuses.retain(namespace, live);
+  clients.events?.retain(namespace, live);
+
   for (const status of result.routes) {
-    const route = byName.get(status.name);
+    const route = routesByName.get(status.name);
     if (!route) continue;
     const next = routeStatus(status, route.status, now);
+    const t = routeTargets.get(status.name)!;
+    clients.events?.route(t, route.status, next);
     if (sameStatus(next, route.status)) continue;
-    if (clients.statuses.submit(namespace, status.name, next)) statusUpdates++;
+    if (clients.statuses.submit(t, next)) statusUpdates++;
   }
-  return { applied: true, generation: result.config.generation, statusUpdates };
+  for (const status of result.policies) {
+    const policy = policiesByName.get(status.name);
+    if (!policy) continue;
+    const next = policyStatus(status, policy.metadata.generation, result.policies, policy.status, now);
+    const t = policyTargets.get(status.name)!;
+    clients.events?.policy(t, policy.status, next);
+    if (sameStatus(next, policy.status)) continue;
+    if (clients.statuses.submit(t, next)) statusUpdates++;
+  }
+  return { applied: withConfigMap, generation: result.config.generation, statusUpdates };
 }
 
-/** Writes one route's status through the status subresource (merge patch: status only). */
+const PLURALS: Record<StatusTarget['kind'], string> = { LLMRoute: 'llmroutes', LLMPolicy: 'llmpolicies' };
+
+/**
+ * Writes an object's status through the status subresource. A JSON patch whose first operation tests
+ * metadata.uid: when the name now belongs to another object (deleted and recreated since the status was
+ * computed), the API server refuses the whole patch (422) and the status never lands on the namesake.
+ * (A uid in a merge patch is no precondition: the status subresource ignores metadata changes.)
+ */
 export function statusPatcher(custom: k8s.CustomObjectsApi) {
-  return async (namespace: string, name: string, status: LLMRouteStatus): Promise<void> => {
+  return async (target: StatusTarget, status: object): Promise<void> => {
+    const body = [...(target.uid ? [{ op: 'test', path: '/metadata/uid', value: target.uid }] : []), { op: 'add', path: '/status', value: status }];
     await custom.patchNamespacedCustomObjectStatus(
-      { group: API_GROUP, version: API_VERSION, namespace, plural: 'llmroutes', name, body: { status } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      { group: API_GROUP, version: API_VERSION, namespace: target.namespace, plural: PLURALS[target.kind], name: target.name, body },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
   };
 }

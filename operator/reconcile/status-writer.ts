@@ -1,12 +1,25 @@
-// Route status writes, off the reconcile's critical path: a namespace's ConfigMap (what sidecars
-// route by) must not wait behind the status writes of every route before it. Only the latest status
-// wanted per route is kept; a status equal to the last one written is not written again (the informer
-// cache lags behind our own writes, so the reconcile alone would rewrite it); bounded concurrency;
-// a failed write is retried a few times (a deleted route's 404 is dropped). Writes can be deferred while
-// ConfigMaps are still waiting to be applied (`deferWhile`), each for at most `maxDeferMs`.
-import { sameStatus, type LLMRouteStatus } from './status.ts';
+// Route and policy status writes, off the reconcile's critical path: a namespace's ConfigMap (what
+// sidecars route by) must not wait behind the status writes of every route before it. Only the latest
+// status wanted per object is kept; a status equal to the last one written is not written again (the
+// informer cache lags behind our own writes, so the reconcile alone would rewrite it); bounded
+// concurrency; a failed write is retried a few times (a deleted object's 404, or a write refused for
+// good, is dropped). Writes can be deferred while ConfigMaps are still waiting to be applied
+// (`deferWhile`), each for at most `maxDeferMs`.
+//
+// Objects are keyed by metadata.uid, not by name: a route deleted and recreated under the same name
+// is another object, which neither inherits the old one's pending status nor is skipped because the
+// old one's status was "already written" (the write itself names the uid too: see statusPatcher).
+import { sameStatus } from './status.ts';
 
-export type WriteStatus = (namespace: string, name: string, status: LLMRouteStatus) => Promise<void>;
+export interface StatusTarget {
+  kind: 'LLMRoute' | 'LLMPolicy';
+  namespace: string;
+  name: string;
+  /** metadata.uid: the key of the object, and a precondition of the write. */
+  uid?: string;
+}
+
+export type WriteStatus = (target: StatusTarget, status: object) => Promise<void>;
 
 export interface StatusWriterOptions {
   concurrency?: number;
@@ -15,26 +28,36 @@ export interface StatusWriterOptions {
   /** While this returns true, writes wait (ConfigMaps still to apply come first), each at most `maxDeferMs`. */
   deferWhile?(): boolean;
   maxDeferMs?: number;
-  onWritten?(namespace: string, name: string): void;
-  onError?(namespace: string, name: string, error: unknown): void;
+  onWritten?(target: StatusTarget): void;
+  onError?(target: StatusTarget, error: unknown): void;
 }
 
 interface Wanted {
-  namespace: string;
-  name: string;
-  status: LLMRouteStatus;
+  target: StatusTarget;
+  status: object;
   attempts: number;
-  /** When a write for this route was first wanted (kept when a newer status replaces a pending one). */
+  /** When a write for this object was first wanted (kept when a newer status replaces a pending one). */
   since: number;
 }
 
+/**
+ * Errors a retry cannot fix: 404 (the object is gone), 409 (a precondition failed: the uid names an
+ * object that was replaced), 422 (the API server refuses the status, or the uid no longer matches).
+ */
+const PERMANENT = new Set([404, 409, 422]);
+
 export class StatusWriter {
+  /** The key of an object: its uid, or (without one: tests, hand-made objects) kind, namespace and name. */
+  static keyOf(target: StatusTarget): string {
+    return target.uid ?? `${target.kind}/${target.namespace}/${target.name}`;
+  }
+
   private readonly write: WriteStatus;
   private readonly options: Required<Omit<StatusWriterOptions, 'onWritten' | 'onError' | 'deferWhile'>> & Pick<StatusWriterOptions, 'onWritten' | 'onError' | 'deferWhile'>;
   private readonly pending = new Map<string, Wanted>();
   private readonly inFlight = new Set<string>();
-  /** By namespace, then route name: retain() looks at one namespace, not at every route. */
-  private readonly lastWritten = new Map<string, Map<string, LLMRouteStatus>>();
+  /** By namespace, then object key: retain() looks at one namespace, not at every object. */
+  private readonly lastWritten = new Map<string, Map<string, object>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deferTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -54,13 +77,14 @@ export class StatusWriter {
   }
 
   /** Wants this status written; returns false when it is already the last one written. */
-  submit(namespace: string, name: string, status: LLMRouteStatus): boolean {
-    const key = `${namespace}/${name}`;
-    if (sameStatus(status, this.lastWritten.get(namespace)?.get(name))) {
+  submit(target: StatusTarget, status: object): boolean {
+    if (this.stopped) return false;
+    const key = StatusWriter.keyOf(target);
+    if (sameStatus(status, this.lastWritten.get(target.namespace)?.get(key))) {
       this.pending.delete(key);
       return false;
     }
-    this.pending.set(key, { namespace, name, status, attempts: 0, since: this.pending.get(key)?.since ?? Date.now() });
+    this.pending.set(key, { target, status, attempts: 0, since: this.pending.get(key)?.since ?? Date.now() });
     this.pump();
     return true;
   }
@@ -70,12 +94,27 @@ export class StatusWriter {
     if (this.pending.size > 0) this.pump();
   }
 
-  /** Forgets routes of a namespace that no longer exist (bounded memory under route churn). */
-  retain(namespace: string, names: ReadonlySet<string>): void {
+  /**
+   * Forgets the objects of a namespace that no longer exist (`keys`: keyOf() of those that do): what was
+   * written for them (bounded memory under churn) and what still waited to be written.
+   */
+  retain(namespace: string, keys: ReadonlySet<string>): void {
     const written = this.lastWritten.get(namespace);
-    if (!written) return;
-    for (const name of written.keys()) if (!names.has(name)) written.delete(name);
-    if (written.size === 0) this.lastWritten.delete(namespace);
+    if (written) {
+      for (const key of written.keys()) if (!keys.has(key)) written.delete(key);
+      if (written.size === 0) this.lastWritten.delete(namespace);
+    }
+    let dropped = false;
+    for (const [key, wanted] of this.pending) {
+      if (wanted.target.namespace === namespace && !keys.has(key)) {
+        this.pending.delete(key);
+        dropped = true;
+      }
+    }
+    if (dropped) {
+      this.pump();
+      this.notifyIdle();
+    }
   }
 
   /** Resolves when nothing is pending or being written. */
@@ -87,7 +126,9 @@ export class StatusWriter {
   stop(): void {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
     this.pending.clear();
     this.notifyIdle();
   }
@@ -119,17 +160,18 @@ export class StatusWriter {
       }
       this.pending.delete(key);
       this.inFlight.add(key);
-      void this.write(wanted.namespace, wanted.name, wanted.status).then(
+      const { target } = wanted;
+      void this.write(target, wanted.status).then(
         () => {
-          let written = this.lastWritten.get(wanted.namespace);
-          if (!written) this.lastWritten.set(wanted.namespace, (written = new Map()));
-          written.set(wanted.name, wanted.status);
-          this.options.onWritten?.(wanted.namespace, wanted.name);
+          let written = this.lastWritten.get(target.namespace);
+          if (!written) this.lastWritten.set(target.namespace, (written = new Map()));
+          written.set(key, wanted.status);
+          this.options.onWritten?.(target);
         },
         (error: unknown) => {
-          this.options.onError?.(wanted.namespace, wanted.name, error);
-          const gone = (error as { code?: number }).code === 404;
-          if (gone || wanted.attempts + 1 >= this.options.maxAttempts || this.stopped) return;
+          this.options.onError?.(target, error);
+          const permanent = PERMANENT.has((error as { code?: number } | undefined)?.code ?? 0);
+          if (permanent || wanted.attempts + 1 >= this.options.maxAttempts || this.stopped) return;
           const timer = setTimeout(() => {
             this.timers.delete(timer);
             // A newer status submitted meanwhile wins over this retry.

@@ -1,10 +1,12 @@
-// Route status from a compile result: conditions (Ready, Compiled, PolicyCompliant) with
-// observedGeneration, and per-backend admission. Pure; lastTransitionTime is kept while a
-// condition's status does not change, so an unchanged status compares equal and is not rewritten.
-import type { RouteStatus } from '../compile/compile.ts';
+// Route and policy status from a compile result. A route: conditions (Ready, Compiled,
+// PolicyCompliant) with observedGeneration, and per-backend admission. A policy: observedGeneration
+// and an Accepted condition (False, reason InvalidPolicy, when the policy cannot be enforced as
+// written). Pure; lastTransitionTime is kept while a condition's status does not change, so an
+// unchanged status compares equal and is not rewritten.
+import type { PolicyStatus, RouteStatus } from '../compile/compile.ts';
 
 export interface Condition {
-  type: 'Ready' | 'Compiled' | 'PolicyCompliant';
+  type: 'Ready' | 'Compiled' | 'PolicyCompliant' | 'Accepted';
   status: 'True' | 'False';
   observedGeneration?: number;
   lastTransitionTime: string;
@@ -46,6 +48,39 @@ export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatu
     backendsAdmitted: `${admitted}/${result.backends.length}`,
     conditions,
     backends: result.backends.map((b) => ({ name: b.name, admitted: b.admitted, reason: b.reason, message: b.message })),
+  };
+}
+
+export interface LLMPolicyStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+}
+
+/**
+ * A policy's status. `others` are the compile results of the namespace's other policies: one invalid
+ * policy makes the namespace admit nothing (fail closed), which the valid ones say too.
+ */
+export function policyStatus(result: PolicyStatus, generation: number | undefined, others: readonly PolicyStatus[], previous: Partial<LLMPolicyStatus> | undefined, now: string): LLMPolicyStatus {
+  const before = previous?.conditions?.find((c) => c.type === 'Accepted');
+  const status = result.valid ? 'True' : 'False';
+  const invalid = others.filter((p) => !p.valid && p.name !== result.name).map((p) => p.name);
+  const message = result.valid
+    ? invalid.length === 0
+      ? 'the policy is in force for every LLMRoute of the namespace'
+      : `the policy is valid, but LLMPolicy ${invalid.join(', ')} in this namespace is invalid: no backend is admitted until it is fixed`
+    : `${result.message}; no backend of the namespace is admitted until it is fixed`;
+  return {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions: [
+      {
+        type: 'Accepted',
+        status,
+        ...(generation !== undefined ? { observedGeneration: generation } : {}),
+        lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
+        reason: result.valid ? 'Accepted' : 'InvalidPolicy',
+        message: message.slice(0, 32_000),
+      },
+    ],
   };
 }
 

@@ -5,6 +5,8 @@ export interface WorkQueueOptions {
   concurrency?: number;
   /** Called when no key is left waiting for a worker (some may still be running). */
   onCaughtUp?(): void;
+  /** Called with depth() whenever it changes (a key queued, started waiting again, or finished). */
+  onDepth?(depth: number): void;
 }
 
 export class WorkQueue {
@@ -17,11 +19,14 @@ export class WorkQueue {
   private readonly work: (key: string) => Promise<void>;
   private readonly concurrency: number;
   private readonly onCaughtUp: (() => void) | undefined;
+  private readonly onDepth: ((depth: number) => void) | undefined;
+  private lastDepth = 0;
 
   constructor(work: (key: string) => Promise<void>, options: WorkQueueOptions = {}) {
     this.work = work;
     this.concurrency = options.concurrency ?? 4;
     this.onCaughtUp = options.onCaughtUp;
+    this.onDepth = options.onDepth;
   }
 
   add(key: string): void {
@@ -29,6 +34,7 @@ export class WorkQueue {
     if (this.running.has(key)) this.dirty.add(key);
     else this.pending.add(key);
     this.pump();
+    this.reportDepth();
   }
 
   depth(): number {
@@ -40,12 +46,25 @@ export class WorkQueue {
     return this.pending.size;
   }
 
+  /** Drops what waits (running keys finish) and cancels the retry timers. */
   stop(): void {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pending.clear();
+    this.dirty.clear();
+    this.reportDepth();
+  }
+
+  private reportDepth(): void {
+    const depth = this.depth();
+    if (depth === this.lastDepth) return;
+    this.lastDepth = depth;
+    this.onDepth?.(depth);
   }
 
   private pump(): void {
+    if (this.stopped) return;
     for (const key of this.pending) {
       if (this.running.size >= this.concurrency) return;
       this.pending.delete(key);
@@ -60,6 +79,7 @@ export class WorkQueue {
       await this.work(key);
       this.failures.delete(key);
     } catch {
+      if (this.stopped) return;
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const timer = setTimeout(() => {
@@ -69,8 +89,9 @@ export class WorkQueue {
       this.timers.add(timer);
     } finally {
       this.running.delete(key);
-      if (this.dirty.delete(key)) this.pending.add(key);
+      if (this.dirty.delete(key) && !this.stopped) this.pending.add(key);
       this.pump();
+      this.reportDepth();
     }
   }
 }

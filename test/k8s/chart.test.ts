@@ -258,10 +258,10 @@ describe('the chart, rendered by the real helm', () => {
     const objects = render();
     expect(only<k8s.V1ClusterRole>(objects, 'ClusterRole').rules).toEqual([
       { apiGroups: ['llmroute.dev'], resources: ['llmroutes', 'llmpolicies'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['llmroute.dev'], resources: ['llmroutes/status', 'llmpolicies/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: ['llmroute.dev'], resources: ['llmroutes/status', 'llmpolicies/status'], verbs: ['patch'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['llmroute-config'], verbs: ['get', 'create', 'patch', 'update', 'delete'] },
-      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
     ]);
     expect(only<k8s.V1Role>(objects, 'Role').rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
@@ -369,7 +369,7 @@ describe('the chart in a real kube-apiserver', () => {
     ['list llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'list' }],
     ['watch llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'watch' }],
     ['patch llmroutes/status', { ...route, subresource: 'status', verb: 'patch', namespace: 'shop', name: 'chat' }],
-    ['update llmroutes/status', { ...route, subresource: 'status', verb: 'update', namespace: 'shop', name: 'chat' }],
+    ['patch llmpolicies/status', { group: 'llmroute.dev', resource: 'llmpolicies', subresource: 'status', verb: 'patch', namespace: 'shop', name: 'residency' }],
     ['list configmaps in every namespace', { resource: 'configmaps', verb: 'list' }],
     ['watch configmaps in every namespace', { resource: 'configmaps', verb: 'watch' }],
     ['patch (server-side apply) llmroute-config', { resource: 'configmaps', verb: 'patch', namespace: 'shop', name: 'llmroute-config' }],
@@ -378,8 +378,6 @@ describe('the chart in a real kube-apiserver', () => {
     ['create leases in the release namespace', { ...lease, verb: 'create', namespace: NS }],
     ['get the llmroute-operator lease', { ...lease, verb: 'get', namespace: NS, name: 'llmroute-operator' }],
     ['update the llmroute-operator lease', { ...lease, verb: 'update', namespace: NS, name: 'llmroute-operator' }],
-    ['create events', { resource: 'events', verb: 'create', namespace: 'shop' }],
-    ['patch events', { resource: 'events', verb: 'patch', namespace: 'shop', name: 'chat.1' }],
     ['create events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'shop' }],
   ];
   const denied: Array<[string, k8s.V1ResourceAttributes]> = [
@@ -404,6 +402,11 @@ describe('the chart in a real kube-apiserver', () => {
     ['create rolebindings', { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create', namespace: 'shop' }],
     ['escalate clusterroles', { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' }],
     ['impersonate users', { resource: 'users', verb: 'impersonate' }],
+    // Only what the operator uses: it merge-patches status and creates events.k8s.io/v1 events.
+    ['update llmroutes/status', { ...route, subresource: 'status', verb: 'update', namespace: 'shop', name: 'chat' }],
+    ['patch events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'patch', namespace: 'shop', name: 'chat.1' }],
+    ['create core/v1 events', { resource: 'events', verb: 'create', namespace: 'shop' }],
+    ['delete events', { group: 'events.k8s.io', resource: 'events', verb: 'delete', namespace: 'shop', name: 'chat.1' }],
   ];
 
   test.each(allowed)('the operator ServiceAccount may %s', async (_what, attrs) => {
@@ -471,6 +474,24 @@ describe('the chart in a real kube-apiserver', () => {
       const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
       return obj.status?.observedGeneration === 1 && obj.status.conditions?.find((x) => x.type === 'Ready')?.status === 'True' ? true : undefined;
     }, withLogs('route status Ready'));
+
+    // A policy that denies the route's backend: the operator writes the policy's status and records
+    // an event on the route, both with only the rights the chart grants.
+    await custom.createNamespacedCustomObject({
+      ...GROUP, namespace: 'shop', plural: 'llmpolicies',
+      body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'residency' }, spec: { allowedRegions: ['eu-west'] } },
+    });
+    await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmpolicies', name: 'residency' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
+      return obj.status?.observedGeneration === 1 && obj.status.conditions?.find((x) => x.type === 'Accepted')?.status === 'True' ? true : undefined;
+    }, withLogs('policy status Accepted'));
+    const eventsApi = cluster.kubeConfig.makeApiClient(k8s.EventsV1Api);
+    const denial = await eventually(async () => {
+      const list = await eventsApi.listNamespacedEvent({ namespace: 'shop' });
+      return list.items.find((e) => e.regarding?.name === 'chat' && e.reason === 'DeniedByPolicy');
+    }, withLogs('DeniedByPolicy event'));
+    expect(denial.reportingController).toBe('llmroute.dev/operator');
+    expect(denial.reportingInstance).toBe(`${hostname()}-${child.pid}`);
 
     // Scraped through the metrics Service's target port.
     const svc = only<k8s.V1Service>(rendered, 'Service');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { eventually, startCluster, type Cluster } from './harness.ts';
 import { startController, type Controller } from '#operator/controller.ts';
+import { statusPatcher } from '#operator/reconcile/reconciler.ts';
 import { createOperatorMetrics } from '#operator/metrics.ts';
 import { parseConfigText } from '#proxy/config/parse.ts';
 import { startProxy } from '#proxy/server.ts';
@@ -12,6 +13,7 @@ let cluster: Cluster;
 let controller: Controller;
 let core: k8s.CoreV1Api;
 let custom: k8s.CustomObjectsApi;
+let eventsApi: k8s.EventsV1Api;
 const metrics = createOperatorMetrics();
 
 const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
@@ -20,7 +22,8 @@ beforeAll(async () => {
   cluster = await startCluster();
   core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
   custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  controller = startController({ kubeConfig: cluster.kubeConfig, metrics });
+  eventsApi = cluster.kubeConfig.makeApiClient(k8s.EventsV1Api);
+  controller = startController({ kubeConfig: cluster.kubeConfig, metrics, identity: 'operator-test' });
   await controller.ready;
 }, 120_000);
 
@@ -37,6 +40,14 @@ async function namespace(name: string): Promise<void> {
 const route = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name }, spec });
 const openai = { name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', credentials: { secretRef: { name: 'openai-key', key: 'apiKey' } } };
 const mistral = { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', region: 'eu-west', dataRetention: 'zero', credentials: { env: 'MISTRAL_API_KEY' } };
+
+/** The events.k8s.io/v1 events about an object of a namespace, oldest first. */
+async function eventsAbout(ns: string, kind: string, name: string): Promise<k8s.EventsV1Event[]> {
+  const list = await eventsApi.listNamespacedEvent({ namespace: ns });
+  return list.items.filter((e) => e.regarding?.kind === kind && e.regarding.name === name).sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)));
+}
+
+type PolicyObject = { metadata?: { generation?: number }; status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string; observedGeneration?: number }> } };
 
 async function compiledConfig(ns: string, predicate: (text: string) => boolean) {
   return eventually(async () => {
@@ -90,6 +101,82 @@ describe('operator against a real kube-apiserver', () => {
     }, 'status with backends');
     expect(status.backendsAdmitted).toBe('1/2');
     expect(status.backends?.find((b) => b.name === 'openai')).toMatchObject({ admitted: false, reason: 'DeniedByPolicy', message: 'region us-east not in allowedRegions [eu-west, eu-central]' });
+
+    // A Warning event on the route names the rule, once, from the operator.
+    const route1 = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', name: 'chat' })) as { metadata: { uid: string } };
+    const [event] = await eventually(async () => {
+      const found = (await eventsAbout('eu', 'LLMRoute', 'chat')).filter((e) => e.reason === 'DeniedByPolicy');
+      return found.length > 0 ? found : undefined;
+    }, 'a DeniedByPolicy event');
+    expect(event).toMatchObject({ type: 'Warning', action: 'Admit', reportingController: 'llmroute.dev/operator', reportingInstance: 'operator-test' });
+    expect(event!.regarding).toMatchObject({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', namespace: 'eu', name: 'chat', uid: route1.metadata.uid });
+    expect(event!.note).toContain('openai: region us-east not in allowedRegions [eu-west, eu-central]');
+
+    // More reconciles of the namespace (another route, then its status coming back) repeat no event.
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', body: route('second', { models: ['second'], backends: [mistral] }) });
+    await compiledConfig('eu', (t) => t.includes('second'));
+    await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', name: 'second' })) as { status?: { observedGeneration?: number } };
+      return obj.status?.observedGeneration === 1 ? true : undefined;
+    }, 'status of the second route');
+    await new Promise((r) => setTimeout(r, 500));
+    const events = await eventsAbout('eu', 'LLMRoute', 'chat');
+    expect(events.map((e) => e.reason)).toEqual(['DeniedByPolicy']);
+    expect(await eventsAbout('eu', 'LLMRoute', 'second')).toEqual([]);
+
+    // The policy admits us-east too: the route is compliant again, which one Normal event says.
+    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmpolicies', name: 'residency', body: { spec: { allowedRegions: ['eu-west', 'eu-central', 'us-east'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const after = await eventually(async () => {
+      const found = await eventsAbout('eu', 'LLMRoute', 'chat');
+      return found.some((e) => e.reason === 'PolicyCompliant') ? found : undefined;
+    }, 'a PolicyCompliant event');
+    expect(after.map((e) => `${e.type} ${e.reason}`)).toEqual(['Warning DeniedByPolicy', 'Normal PolicyCompliant']);
+  }, 60_000);
+
+  test('an LLMPolicy gets its status (observedGeneration, Accepted) through the status subresource, also without routes', async () => {
+    await namespace('policy-only');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'zdr' }, spec: { requireZeroDataRetention: true } } });
+    const read = async () => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', name: 'zdr' })) as PolicyObject;
+    const first = await eventually(async () => {
+      const p = await read();
+      return p.status?.observedGeneration === 1 ? p.status : undefined;
+    }, 'policy status');
+    expect(first.conditions).toEqual([expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted', observedGeneration: 1 })]);
+    // No ConfigMap for a namespace without routes.
+    await expect(core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'policy-only' })).rejects.toMatchObject({ code: 404 });
+
+    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', name: 'zdr', body: { spec: { allowedProviders: ['mistral'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await eventually(async () => {
+      const p = await read();
+      return p.status?.observedGeneration === 2 && p.status.conditions?.[0]?.observedGeneration === 2 ? true : undefined;
+    }, 'policy observedGeneration 2');
+    expect(await eventsAbout('policy-only', 'LLMPolicy', 'zdr')).toEqual([]); // valid all along: nothing to report
+  }, 60_000);
+
+  test('a route deleted and recreated under its name gets its own status; a status meant for the old one cannot land on it', async () => {
+    await namespace('recreate');
+    const create = () => custom.createNamespacedCustomObject({ ...GROUP, namespace: 'recreate', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    type RouteObject = { metadata: { uid: string }; status?: { observedGeneration?: number; backendsAdmitted?: string; conditions?: Array<{ type: string; status: string }> } };
+    const read = async () => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'recreate', plural: 'llmroutes', name: 'chat' })) as RouteObject;
+    const withStatus = async (uid?: string) => eventually(async () => {
+      const r = await read();
+      return (uid === undefined || r.metadata.uid !== uid) && r.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? r : undefined;
+    }, 'route status');
+    await create();
+    const old = await withStatus();
+    // Deleted and created again at once: the same name and the same computed status, another object.
+    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: 'recreate', plural: 'llmroutes', name: 'chat' });
+    await create();
+    const again = await withStatus(old.metadata.uid);
+    expect(again.status?.backendsAdmitted).toBe('1/1');
+
+    // A write computed for the old object (a retry, a stale queue) is refused for the new one.
+    const write = statusPatcher(custom);
+    const error = await write({ kind: 'LLMRoute', namespace: 'recreate', name: 'chat', uid: old.metadata.uid }, { backendsAdmitted: '0/9', conditions: [], backends: [] }).catch((e: unknown) => e);
+    expect([409, 422]).toContain((error as { code?: number }).code);
+    expect((await read()).status?.backendsAdmitted).toBe('1/1');
+    // The same write with the right uid goes through.
+    await write({ kind: 'LLMRoute', namespace: 'recreate', name: 'chat', uid: again.metadata.uid }, { ...again.status, backendsAdmitted: '1/1' });
   }, 60_000);
 
   test.each([
@@ -138,6 +225,15 @@ describe('operator against a real kube-apiserver', () => {
     expect(successes).toBeGreaterThan(0);
     expect(writes).toBeGreaterThan(0);
     expect(text).toContain('llmroute_operator_reconcile_duration_seconds_bucket');
+  });
+
+  test('the queue-depth gauge returns to 0 once the queue has drained', async () => {
+    await namespace('depth');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'depth', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    await compiledConfig('depth', (t) => t.includes('chat'));
+    await eventually(async () => (controller.queueDepth() === 0 ? true : undefined), 'an empty queue');
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^llmroute_operator_queue_depth 0$/m);
   });
 
   test('the operator converges again after the apiserver restarts', async () => {

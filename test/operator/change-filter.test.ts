@@ -25,4 +25,14 @@ describe('ChangeFilter', () => {
     expect(filter.configMapEvent('update', undefined, 'ns')).toBe(true);
     expect(filter.configMapEvent('delete', 'routes: [a]', 'ns')).toBe(true);
   });
+
+  test('policies go through the same filter: their status write is ignored, a spec change is not', () => {
+    const filter = new ChangeFilter();
+    const policy = (generation: number) => ({ metadata: { uid: 'p1', namespace: 'ns', generation } });
+    expect(filter.routeEvent('add', route(1))).toBe(true);
+    expect(filter.routeEvent('add', policy(1))).toBe(true);
+    expect(filter.routeEvent('update', policy(1))).toBe(false);
+    expect(filter.routeEvent('update', route(1))).toBe(false); // keyed by uid: the two do not mix
+    expect(filter.routeEvent('update', policy(2))).toBe(true);
+  });
 });

@@ -1,0 +1,91 @@
+// One namespace's reconcile, on in-memory sources: the ConfigMap applied, route and policy statuses
+// handed to the status writer (by uid), events for what changed; a namespace with only a policy gets
+// the policy's status and no ConfigMap.
+import { describe, expect, test } from '@jest/globals';
+import { reconcileNamespace, type ReconcileSources } from '#operator/reconcile/reconciler.ts';
+import { StatusWriter, type StatusTarget } from '#operator/reconcile/status-writer.ts';
+import { EventRecorder, type OperatorEvent } from '#operator/reconcile/events.ts';
+import type { LLMPolicyStatus } from '#operator/reconcile/status.ts';
+
+const mistral = { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', region: 'eu-west', dataRetention: 'zero', credentials: { env: 'MISTRAL_API_KEY' } };
+const openai = { name: 'openai', provider: 'openai', model: 'gpt-4o', region: 'us-east', credentials: { env: 'OPENAI_API_KEY' } };
+const route = (name: string, backends: object[], uid = `uid-${name}`) => ({
+  apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name, namespace: 'ns', uid, generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { models: [name], backends },
+});
+const policy = (name: string, spec: object, generation = 1) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name, namespace: 'ns', uid: `uid-${name}`, generation }, spec });
+
+function harness(routes: object[], policies: object[]) {
+  const applied: object[] = [];
+  const written: Array<{ target: StatusTarget; status: Record<string, unknown> }> = [];
+  const sent: OperatorEvent[] = [];
+  const statuses = new StatusWriter(async (target, status) => void written.push({ target, status: status as Record<string, unknown> }));
+  const events = new EventRecorder(async (e) => void sent.push(e));
+  const sources: ReconcileSources = {
+    routes: () => routes as never,
+    policies: () => policies as never,
+    configMapExists: () => false,
+  };
+  const objects = { patch: async (obj: object) => void applied.push(obj) } as never;
+  const reconcile = async () => {
+    const outcome = await reconcileNamespace('ns', sources, { objects, statuses, events });
+    await statuses.idle();
+    await events.idle();
+    return outcome;
+  };
+  return { reconcile, applied, written, sent };
+}
+
+const accepted = (s: Record<string, unknown>) => (s as unknown as LLMPolicyStatus).conditions.find((c) => c.type === 'Accepted');
+
+describe('reconcileNamespace', () => {
+  test('a policy gets observedGeneration and an Accepted condition, written once', async () => {
+    const h = harness([route('chat', [mistral])], [policy('residency', { allowedRegions: ['eu-west'] }, 3)]);
+    expect(await h.reconcile()).toMatchObject({ applied: true, statusUpdates: 2 });
+    const written = h.written.find((w) => w.target.kind === 'LLMPolicy')!;
+    expect(written.target).toEqual({ kind: 'LLMPolicy', namespace: 'ns', name: 'residency', uid: 'uid-residency' });
+    expect(written.status.observedGeneration).toBe(3);
+    expect(accepted(written.status)).toMatchObject({ status: 'True', reason: 'Accepted', observedGeneration: 3 });
+    // Reconciled again with the same objects (the informer cache not caught up): nothing rewritten.
+    expect(await h.reconcile()).toMatchObject({ statusUpdates: 0 });
+    expect(h.written).toHaveLength(2);
+    expect(h.sent).toEqual([]);
+  });
+
+  test('an invalid policy: Accepted False (InvalidPolicy) on it and on nothing else, events on it and on the routes it now blocks', async () => {
+    const h = harness([route('chat', [mistral])], [policy('residency', { allowedRegionz: ['eu-west'] }), policy('zdr', { requireZeroDataRetention: true })]);
+    await h.reconcile();
+    const byName = new Map(h.written.map((w) => [w.target.name, w.status]));
+    expect(accepted(byName.get('residency')!)).toMatchObject({ status: 'False', reason: 'InvalidPolicy' });
+    expect(accepted(byName.get('residency')!)!.message).toContain('allowedRegionz');
+    expect(accepted(byName.get('zdr')!)).toMatchObject({ status: 'True', reason: 'Accepted' });
+    expect(accepted(byName.get('zdr')!)!.message).toContain('LLMPolicy residency in this namespace is invalid');
+    expect(h.sent.map((e) => `${e.regarding.kind} ${e.regarding.name} ${e.reason}`).sort()).toEqual([
+      'LLMPolicy residency InvalidPolicy',
+      'LLMRoute chat CompileFailed',
+      'LLMRoute chat DeniedByPolicy',
+    ]);
+    await h.reconcile();
+    expect(h.sent).toHaveLength(3); // the same state: no new events
+  });
+
+  test('a route denied by policy: its status and a DeniedByPolicy event name the rule', async () => {
+    const h = harness([route('chat', [mistral, openai])], [policy('residency', { allowedRegions: ['eu-west'] })]);
+    await h.reconcile();
+    expect(h.sent).toHaveLength(1);
+    expect(h.sent[0]).toMatchObject({ type: 'Warning', reason: 'DeniedByPolicy', regarding: { kind: 'LLMRoute', name: 'chat', uid: 'uid-chat' } });
+    expect(h.sent[0]!.note).toContain('openai: region us-east not in allowedRegions [eu-west]');
+  });
+
+  test('a namespace with a policy and no route gets the policy status, and no ConfigMap', async () => {
+    const h = harness([], [policy('residency', { allowedRegions: ['eu-west'] })]);
+    expect(await h.reconcile()).toMatchObject({ applied: false, statusUpdates: 1 });
+    expect(h.applied).toEqual([]);
+    expect(h.written.map((w) => w.target.name)).toEqual(['residency']);
+  });
+
+  test('a namespace with neither routes, policies nor ConfigMap is left alone', async () => {
+    const h = harness([], []);
+    expect(await h.reconcile()).toEqual({ applied: false, statusUpdates: 0 });
+    expect(h.applied).toEqual([]);
+  });
+});
