@@ -34,6 +34,9 @@ export function sendError(res: ServerResponse, status: number, body: OpenAIError
   }
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-should-retry': 'false' };
+  // The rest of an oversized upload is not worth reading: the connection closes after this answer.
+  // Otherwise Node reads and discards the whole body to reuse the connection, however long it runs.
+  if (status === 413) headers.connection = 'close';
   if (retryAfterMs !== undefined) {
     headers['retry-after'] = Math.max(1, Math.ceil(retryAfterMs / 1000));
     headers['retry-after-ms'] = Math.round(retryAfterMs);

@@ -30,7 +30,7 @@ export function readUtf8(stream: Readable, limitBytes = Infinity): Promise<strin
       size += chunk.length;
       if (size > limitBytes) {
         fail(new TooLargeError(limitBytes));
-        stream.resume(); // drain the rest so an answer can still be sent on this connection
+        stream.resume(); // keep reading (and dropping) until the answer is sent and the connection closes
         return;
       }
       chunks.push(chunk);

@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { backend, startWith, waitFor, type Started } from './harness.ts';
@@ -130,6 +132,33 @@ describe('chat completions through the proxy with the official openai SDK', () =
       expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
       expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('request_too_large');
     } finally {
+      await small.close();
+    }
+  });
+
+  test('an endless chunked upload over the limit gets its 413 and the connection is closed, not drained', async () => {
+    const small = await startWith([{ name: 'r', models: ['chat'], backends: [backend('primary', fake.baseURL)] }], { extra: { server: { maxBodyBytes: 1024 } } });
+    const { port } = new URL(small.proxy.llmUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    try {
+      await once(socket, 'connect');
+      socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const closed = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      // Keeps uploading until the proxy hangs up: 64 KiB every 5 ms (a limit of 1 KiB).
+      const chunk = `10000\r\n${'x'.repeat(0x10000)}\r\n`;
+      const pump = setInterval(() => socket.writable && socket.write(chunk), 5);
+      try {
+        await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`still open; got: ${answer.slice(0, 200)}`)), 5000))]);
+      } finally {
+        clearInterval(pump);
+      }
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      expect(answer).toContain('"code":"request_too_large"');
+    } finally {
+      socket.destroy();
       await small.close();
     }
   });
