@@ -116,7 +116,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   try {
     response = await input.pools.send({
       method: upstream.method,
-      url: new URL(upstream.url),
+      url: upstream.url,
       headers: { ...upstream.headers, ...input.extraHeaders, ...(upstream.body !== undefined ? { 'content-length': Buffer.byteLength(upstream.body) } : {}) },
       body: upstream.body,
       signal,

@@ -38,7 +38,7 @@ function newPools(): Pools {
   return p;
 }
 
-const call = (url: URL, signal = new AbortController().signal) => ({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body: '{"a":1}', signal, connectTimeoutMs: 2000 });
+const call = (url: URL, signal = new AbortController().signal) => ({ method: 'POST', url: url.href, headers: { 'content-type': 'application/json' }, body: '{"a":1}', signal, connectTimeoutMs: 2000 });
 
 describe('upstream pools', () => {
   test('sequential calls reuse one keep-alive connection', async () => {
