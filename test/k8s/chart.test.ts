@@ -257,10 +257,10 @@ describe('the chart, rendered by the real helm', () => {
     }
     const objects = render();
     expect(only<k8s.V1ClusterRole>(objects, 'ClusterRole').rules).toEqual([
-      { apiGroups: ['llmroute.dev'], resources: ['llmroutes', 'llmpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['llmroute.dev'], resources: ['llmroutes', 'llmpolicies'], verbs: ['list', 'watch'] },
       { apiGroups: ['llmroute.dev'], resources: ['llmroutes/status', 'llmpolicies/status'], verbs: ['patch'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] },
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['llmroute-config'], verbs: ['get', 'create', 'patch', 'update', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['llmroute-config'], verbs: ['create', 'patch'] },
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
     ]);
     expect(only<k8s.V1Role>(objects, 'Role').rules).toEqual([
@@ -365,7 +365,6 @@ describe('the chart in a real kube-apiserver', () => {
   const allowed: Array<[string, k8s.V1ResourceAttributes]> = [
     ['list llmroutes in every namespace', { ...route, verb: 'list' }],
     ['watch llmroutes in every namespace', { ...route, verb: 'watch' }],
-    ['get an llmroute', { ...route, verb: 'get', namespace: 'shop', name: 'chat' }],
     ['list llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'list' }],
     ['watch llmpolicies in every namespace', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'watch' }],
     ['patch llmroutes/status', { ...route, subresource: 'status', verb: 'patch', namespace: 'shop', name: 'chat' }],
@@ -374,7 +373,6 @@ describe('the chart in a real kube-apiserver', () => {
     ['watch configmaps in every namespace', { resource: 'configmaps', verb: 'watch' }],
     ['patch (server-side apply) llmroute-config', { resource: 'configmaps', verb: 'patch', namespace: 'shop', name: 'llmroute-config' }],
     ['create llmroute-config (as an apply names it)', { resource: 'configmaps', verb: 'create', namespace: 'shop', name: 'llmroute-config' }],
-    ['get llmroute-config', { resource: 'configmaps', verb: 'get', namespace: 'shop', name: 'llmroute-config' }],
     ['create leases in the release namespace', { ...lease, verb: 'create', namespace: NS }],
     ['get the llmroute-operator lease', { ...lease, verb: 'get', namespace: NS, name: 'llmroute-operator' }],
     ['update the llmroute-operator lease', { ...lease, verb: 'update', namespace: NS, name: 'llmroute-operator' }],
@@ -392,6 +390,14 @@ describe('the chart in a real kube-apiserver', () => {
     ['update an llmroute spec', { ...route, verb: 'update', namespace: 'shop', name: 'chat' }],
     ['patch an llmroute spec', { ...route, verb: 'patch', namespace: 'shop', name: 'chat' }],
     ['delete an llmpolicy', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'delete', namespace: 'shop', name: 'residency' }],
+    // The informers list and watch; nothing reads one object.
+    ['get an llmroute', { ...route, verb: 'get', namespace: 'shop', name: 'chat' }],
+    ['get an llmpolicy', { group: 'llmroute.dev', resource: 'llmpolicies', verb: 'get', namespace: 'shop', name: 'residency' }],
+    // Its own ConfigMap is only server-side applied (patch, create): drift shows in the informer,
+    // the garbage collector removes it.
+    ['get llmroute-config', { resource: 'configmaps', verb: 'get', namespace: 'shop', name: 'llmroute-config' }],
+    ['update llmroute-config', { resource: 'configmaps', verb: 'update', namespace: 'shop', name: 'llmroute-config' }],
+    ['delete llmroute-config', { resource: 'configmaps', verb: 'delete', namespace: 'shop', name: 'llmroute-config' }],
     ['patch another ConfigMap', { resource: 'configmaps', verb: 'patch', namespace: 'kube-system', name: 'coredns' }],
     ['create another ConfigMap', { resource: 'configmaps', verb: 'create', namespace: 'shop', name: 'app-settings' }],
     ['delete another ConfigMap', { resource: 'configmaps', verb: 'delete', namespace: 'shop', name: 'app-settings' }],
@@ -402,7 +408,7 @@ describe('the chart in a real kube-apiserver', () => {
     ['create rolebindings', { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create', namespace: 'shop' }],
     ['escalate clusterroles', { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' }],
     ['impersonate users', { resource: 'users', verb: 'impersonate' }],
-    // Only what the operator uses: it merge-patches status and creates events.k8s.io/v1 events.
+    // Only what the operator uses: it JSON-patches status and creates events.k8s.io/v1 events.
     ['update llmroutes/status', { ...route, subresource: 'status', verb: 'update', namespace: 'shop', name: 'chat' }],
     ['patch events.k8s.io events', { group: 'events.k8s.io', resource: 'events', verb: 'patch', namespace: 'shop', name: 'chat.1' }],
     ['create core/v1 events', { resource: 'events', verb: 'create', namespace: 'shop' }],
@@ -470,6 +476,13 @@ describe('the chart in a real kube-apiserver', () => {
     const cm = await eventually(async () => core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'shop' }), withLogs('ConfigMap llmroute-config'));
     expect(cm.data?.['config.yaml']).toContain('/var/run/llmroute/secrets/openai-key/apiKey');
     expect(cm.metadata?.managedFields?.map((f) => f.manager)).toContain('llmroute-operator');
+    // Drift, repaired with the chart's rights: seen through the ConfigMap informer (no get) and
+    // re-applied over the existing object (a patch, no update).
+    await core.replaceNamespacedConfigMap({ name: 'llmroute-config', namespace: 'shop', body: { ...cm, metadata: { ...cm.metadata, managedFields: undefined, resourceVersion: undefined }, data: { ...cm.data, 'config.yaml': 'tampered: true\n' } } });
+    await eventually(async () => {
+      const now = await core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'shop' });
+      return now.data?.['config.yaml']?.includes('/var/run/llmroute/secrets/openai-key/apiKey') ? true : undefined;
+    }, withLogs('ConfigMap drift repaired'));
     await eventually(async () => {
       const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmroutes', name: 'chat' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
       return obj.status?.observedGeneration === 1 && obj.status.conditions?.find((x) => x.type === 'Ready')?.status === 'True' ? true : undefined;
