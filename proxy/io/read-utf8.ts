@@ -1,6 +1,6 @@
-// Reads a whole byte stream (a client's request body, an upstream's answer) as UTF-8 text.
-// Plain 'data'/'end' listeners rather than `for await`: a stream's async iterator costs a promise
-// and several closures per chunk, and both callers are on the request path.
+// Bodies on the request path (a client's request, an upstream's answer or event stream): listened to
+// until they end or break (listenToBody), or read whole as UTF-8 text (readUtf8). Plain listeners
+// rather than `for await`: a stream's async iterator costs a promise and several closures per chunk.
 import type { Readable } from 'node:stream';
 
 export class TooLargeError extends Error {
@@ -17,40 +17,61 @@ export class ClosedEarlyError extends Error {
   }
 }
 
+export interface BodyListener {
+  data(chunk: Buffer): void;
+  end(): void;
+  /** The stream failed: an 'error', or a 'close' before its end (ClosedEarlyError). Called at most once. */
+  fail(err: Error): void;
+}
+
+/**
+ * Listens to a body until it ends or fails, then stops listening by itself; `detach()` stops earlier.
+ * The one place that knows which events end a Node stream and that a close before 'end' is a cut.
+ */
+export function listenToBody(stream: Readable, listener: BodyListener): () => void {
+  const onData = (chunk: Buffer) => listener.data(chunk);
+  const onEnd = () => {
+    detach();
+    listener.end();
+  };
+  const onError = (err: Error) => {
+    detach();
+    listener.fail(err);
+  };
+  const onClose = () => {
+    if (!stream.readableEnded) onError(new ClosedEarlyError());
+  };
+  const detach = () => {
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('error', onError);
+    stream.off('close', onClose);
+  };
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  stream.on('close', onClose);
+  return detach;
+}
+
 /** Rejects with TooLargeError past `limitBytes` (the rest is left to drain), ClosedEarlyError if cut. */
 export function readUtf8(stream: Readable, limitBytes = Infinity): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const fail = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limitBytes) {
-        fail(new TooLargeError(limitBytes));
-        stream.resume(); // keep reading (and dropping) until the answer is sent and the connection closes
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    };
-    const onClose = () => {
-      if (!stream.readableEnded) fail(new ClosedEarlyError());
-    };
-    const cleanup = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', fail);
-      stream.off('close', onClose);
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', fail);
-    stream.on('close', onClose);
+    const detach = listenToBody(stream, {
+      data(chunk) {
+        size += chunk.length;
+        if (size > limitBytes) {
+          detach();
+          reject(new TooLargeError(limitBytes));
+          stream.resume(); // keep reading (and dropping) until the answer is sent and the connection closes
+          return;
+        }
+        chunks.push(chunk);
+      },
+      end: () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+      fail: reject,
+    });
   });
 }

@@ -8,17 +8,11 @@
 import type { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { SseEvent } from '../providers/adapter.ts';
+import { listenToBody } from '../io/read-utf8.ts';
 
-/** Pull side of an event stream: the next batch (never empty), or undefined at the end. Rejects when the body breaks. */
+/** Pull side of an event stream: the next batch (never empty), or undefined at the end. Rejects when the body breaks (ClosedEarlyError when cut). */
 export interface SseSource {
   next(): Promise<SseEvent[] | undefined>;
-}
-
-export class SseBodyClosedError extends Error {
-  readonly code = 'stream_closed';
-  constructor() {
-    super('the event stream closed before its end');
-  }
 }
 
 export function sseSource(body: Readable): SseSource {
@@ -53,38 +47,25 @@ export function sseSource(body: Readable): SseSource {
     ready.push(parsed);
     parsed = [];
   };
-  const onData = (chunk: Buffer) => {
-    parser.feed(decoder.decode(chunk, { stream: true }));
-    take();
-    if (ready.length > 0 && !waiting) body.pause(); // nobody is reading: stop pulling from the socket
-    settle();
-  };
-  const onEnd = () => {
-    // A last event without its blank line (Gemini closes the connection after it) still counts.
-    parser.feed(decoder.decode() + '\n\n');
-    take();
-    ended = true;
-    cleanup();
-    settle();
-  };
-  const onError = (err: Error) => {
-    failure ??= err;
-    cleanup();
-    settle();
-  };
-  const onClose = () => {
-    if (!ended) onError(new SseBodyClosedError());
-  };
-  const cleanup = () => {
-    body.off('data', onData);
-    body.off('end', onEnd);
-    body.off('error', onError);
-    body.off('close', onClose);
-  };
-  body.on('data', onData);
-  body.on('end', onEnd);
-  body.on('error', onError);
-  body.on('close', onClose);
+  listenToBody(body, {
+    data(chunk) {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      take();
+      if (ready.length > 0 && !waiting) body.pause(); // nobody is reading: stop pulling from the socket
+      settle();
+    },
+    end() {
+      // A last event without its blank line (Gemini closes the connection after it) still counts.
+      parser.feed(decoder.decode() + '\n\n');
+      take();
+      ended = true;
+      settle();
+    },
+    fail(err) {
+      failure = err;
+      settle();
+    },
+  });
 
   return {
     next() {

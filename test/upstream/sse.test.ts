@@ -2,7 +2,8 @@
 // UTF-8 characters split across network chunks.
 import { describe, expect, test } from '@jest/globals';
 import { PassThrough, Readable } from 'node:stream';
-import { SseBodyClosedError, sseSource } from '#proxy/upstream/sse.ts';
+import { sseSource } from '#proxy/upstream/sse.ts';
+import { ClosedEarlyError } from '#proxy/io/read-utf8.ts';
 import type { SseEvent } from '#proxy/providers/adapter.ts';
 
 async function read(chunks: Uint8Array[]): Promise<SseEvent[]> {
@@ -53,7 +54,7 @@ describe('sseSource', () => {
     body.write('data: {"a":2}\n\ndata: {"cut');
     expect(await pending).toEqual([{ data: '{"a":2}' }]);
     body.destroy();
-    await expect(source.next()).rejects.toBeInstanceOf(SseBodyClosedError);
+    await expect(source.next()).rejects.toBeInstanceOf(ClosedEarlyError);
   });
 
   test('the body is paused while a batch waits unread, and resumed by the next read', async () => {
