@@ -1,7 +1,7 @@
 // `llmroute compile` and `llmroute validate`: the operator's compile(), offline.
 import { writeFile } from 'node:fs/promises';
 import { compile, type CompileResult } from '../compile/compile.ts';
-import { serializeConfig } from '../../proxy/config/parse.ts';
+import { dumpStampedConfig } from '../../proxy/config/parse.ts';
 import { loadDocuments } from './load-documents.ts';
 
 export interface CompileArgs {
@@ -32,7 +32,7 @@ export function describeProblems(result: CompileResult): string[] {
 export async function runCompile(args: CompileArgs, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   const result = await compileFiles(args);
   for (const line of describeProblems(result)) stderr.write(`warning: ${line}\n`);
-  const text = serializeConfig(result.config);
+  const text = dumpStampedConfig(result.config);
   if (args.output) await writeFile(args.output, text);
   else stdout.write(text);
   return 0;

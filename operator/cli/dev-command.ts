@@ -1,7 +1,7 @@
 // `llmroute dev`: compile LLMRoute files with the operator's compile() and serve them, recompiling
 // when a file changes (a bad edit keeps the last good config).
 import { parseArgs } from 'node:util';
-import { serializeConfig } from '../../proxy/config/parse.ts';
+import { dumpStampedConfig } from '../../proxy/config/parse.ts';
 import { watchFile } from '../../proxy/runtime/config-watcher.ts';
 import { startProxy } from '../../proxy/server.ts';
 import { createLogger } from '../../proxy/logger.ts';
@@ -17,7 +17,7 @@ export async function runDevCommand(argv: string[]): Promise<number> {
     try {
       const result = await compileFiles({ files, secretsDir: values['secrets-dir'] });
       for (const problem of describeProblems(result)) logger.warn({ problem }, 'compile problem');
-      return serializeConfig(result.config);
+      return dumpStampedConfig(result.config);
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'compile failed; keeping the last good config');
       return undefined;

@@ -1,7 +1,7 @@
 // compile(routes, policies) -> compiled config + a status per route. Pure: the operator runs it
 // on informer caches, the CLI on YAML files; both get the same bytes for the same input.
 import { CONFIG_API_VERSION, CONFIG_KIND, type BackendConfig, type ConfigInput, type PolicyConfig, type RouteConfig } from '../../proxy/config/schema.ts';
-import { parseConfigObject } from '../../proxy/config/parse.ts';
+import { configIssues } from '../../proxy/config/parse.ts';
 import { configGeneration } from '../../proxy/config/generation.ts';
 import { issuesFromZod, type ConfigIssue } from '../../proxy/config/issues.ts';
 import { admitBackend } from '../../proxy/policy/admit.ts';
@@ -216,10 +216,10 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
   } as const;
   const { apiVersion, kind, ...body } = content;
   const config = { apiVersion, kind, generation: configGeneration(content), ...body };
-  const check = parseConfigObject(config);
-  if (!check.ok) {
+  const issues = configIssues(config);
+  if (issues.length > 0) {
     // The compiler must only ever emit valid configs; reaching this is a bug in compile().
-    throw new Error(`compile produced an invalid config: ${check.issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`);
+    throw new Error(`compile produced an invalid config: ${issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`);
   }
   return { config, routes: statuses, policies };
 }

@@ -1,6 +1,6 @@
 // The ConfigMap the sidecars of a namespace read. Pure: built from the compile result.
 import type { CompileResult } from '../compile/compile.ts';
-import { serializeConfig } from '../../proxy/config/parse.ts';
+import { dumpStampedConfig } from '../../proxy/config/parse.ts';
 import { GROUP_VERSION } from '../api/llmroute.ts';
 
 export const CONFIGMAP_NAME = 'llmroute-config';
@@ -26,6 +26,6 @@ export function configMapFor(namespace: string, result: CompileResult, owners: r
       // Not controller references: several routes share the ConfigMap; it goes when the last one does.
       ownerReferences: owners.map((o) => ({ apiVersion: GROUP_VERSION, kind: 'LLMRoute', name: o.name, uid: o.uid, controller: false, blockOwnerDeletion: false })),
     },
-    data: { [CONFIG_KEY]: serializeConfig(result.config) },
+    data: { [CONFIG_KEY]: dumpStampedConfig(result.config) },
   };
 }

@@ -16,6 +16,12 @@ export function parseConfigText(text: string): ParseResult {
   return parseConfigObject(raw);
 }
 
+/** Shape and value problems of a config object, by path (the generation stamp is not checked). */
+export function configIssues(raw: unknown): ConfigIssue[] {
+  const result = configSchema.safeParse(raw);
+  return result.success ? [] : issuesFromZod(result.error);
+}
+
 export function parseConfigObject(raw: unknown): ParseResult {
   const result = configSchema.safeParse(raw);
   if (!result.success) return { ok: false, issues: issuesFromZod(result.error) };
@@ -32,6 +38,14 @@ export function parseConfigObject(raw: unknown): ParseResult {
 /** Serialises a config for config.yaml, stamping its generation. */
 export function serializeConfig(config: ConfigInput): string {
   const { generation: _old, apiVersion, kind, ...body } = config;
-  const stamped = { apiVersion, kind, generation: configGeneration({ apiVersion, kind, ...body }), ...body };
-  return yaml.dump(stamped, { noRefs: true, lineWidth: 120, sortKeys: false });
+  return dumpStampedConfig({ apiVersion, kind, generation: configGeneration({ apiVersion, kind, ...body }), ...body });
+}
+
+/**
+ * config.yaml text of a config already stamped with the generation of its content: compile()'s
+ * output, which the operator writes on every reconcile (hashing the content again there was a third
+ * of the compile's cost). Same text as serializeConfig for such a config.
+ */
+export function dumpStampedConfig(config: ConfigInput & { generation: string }): string {
+  return yaml.dump(config, { noRefs: true, lineWidth: 120, sortKeys: false });
 }

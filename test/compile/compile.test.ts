@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { compile } from '#operator/compile/compile.ts';
-import { parseConfigText, serializeConfig } from '#proxy/config/parse.ts';
+import { dumpStampedConfig, parseConfigText, serializeConfig } from '#proxy/config/parse.ts';
 
 const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'shop', generation: 1, ...extra });
 
@@ -61,6 +61,16 @@ describe('compile', () => {
   test('the compiled config passes the proxy validation unchanged', () => {
     const result = compile([route('chat', { models: ['chat'], backends: [openai, mistral] })], []);
     const parsed = parseConfigText(serializeConfig(result.config));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.generation).toBe(result.config.generation);
+  });
+
+  test("compile's stamp is the content's generation: the operator's dump without re-hashing is the same text", () => {
+    const residency = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('residency'), spec: { allowedRegions: ['eu-west'] } };
+    const result = compile([route('chat', { models: ['chat'], backends: [openai, mistral] })], [residency]);
+    const text = dumpStampedConfig(result.config);
+    expect(text).toBe(serializeConfig(result.config));
+    const parsed = parseConfigText(text);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     expect(parsed.config.generation).toBe(result.config.generation);
   });
