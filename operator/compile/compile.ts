@@ -97,7 +97,7 @@ function compileBackend(spec: RouteBackendSpec, secretsDir: string, routePricing
     credentials,
     weight: spec.weight ?? 1,
     timeouts,
-    options: spec.options ?? {},
+    options: { ...spec.options }, // copies: the parsed spec is shared by later compiles (parsedOnce)
   };
   if (spec.baseURL !== undefined) backend.baseURL = spec.baseURL;
   if (spec.region !== undefined) backend.region = spec.region;
@@ -105,6 +105,25 @@ function compileBackend(spec: RouteBackendSpec, secretsDir: string, routePricing
   const pricing = { ...routePricing, ...spec.pricing };
   if (Object.keys(pricing).length > 0) backend.pricing = pricing;
   return backend;
+}
+
+/**
+ * Schema results by source object. The operator compiles a whole namespace on every change in it, and
+ * its informer keeps an unchanged object as the same instance (a new version is a new object), so each
+ * version of a route or policy is validated once instead of once per reconcile of its namespace.
+ * Source objects are never modified; the CLI passes fresh ones on each run.
+ */
+const routeParses = new WeakMap<object, ReturnType<typeof llmRouteSchema.safeParse>>();
+const policyParses = new WeakMap<object, ReturnType<typeof llmPolicySchema.safeParse>>();
+
+function parsedOnce<R>(cache: WeakMap<object, R>, raw: unknown, parse: (raw: unknown) => R): R {
+  if (typeof raw !== 'object' || raw === null) return parse(raw);
+  let result = cache.get(raw);
+  if (result === undefined) {
+    result = parse(raw);
+    cache.set(raw, result);
+  }
+  return result;
 }
 
 /** Oldest first, then by name: the route that claimed a model first keeps it. */
@@ -123,7 +142,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
   const policySpecs: LLMPolicy['spec'][] = [];
   rawPolicies.forEach((raw, i) => {
     if (!inNamespace(raw, i)) return;
-    const parsed = llmPolicySchema.safeParse(raw);
+    const parsed = parsedOnce(policyParses, raw, (r) => llmPolicySchema.safeParse(r));
     const { name } = objectName(raw, i);
     if (parsed.success) {
       policySpecs.push(parsed.data.spec);
@@ -141,7 +160,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
   const valid: LLMRoute[] = [];
   rawRoutes.forEach((raw, i) => {
     if (!inNamespace(raw, i)) return;
-    const parsed = llmRouteSchema.safeParse(raw);
+    const parsed = parsedOnce(routeParses, raw, (r) => llmRouteSchema.safeParse(r));
     const id = objectName(raw, i);
     if (!parsed.success) {
       const issues = issuesFromZod(parsed.error);
@@ -192,7 +211,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
     const routeName = namespace ? `${namespace}/${name}` : name;
     routes.push({
       name: routeName,
-      models: route.spec.models,
+      models: [...route.spec.models],
       strategy: route.spec.strategy ?? 'failover',
       backends,
       retries: {

@@ -65,6 +65,21 @@ describe('compile', () => {
     expect(parsed.config.generation).toBe(result.config.generation);
   });
 
+  test('the same route object compiled again under another policy is admitted anew, and its compiled config is its own', () => {
+    const chat = route('chat', { models: ['chat'], backends: [openai, mistral] });
+    const residency = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('residency'), spec: { allowedRegions: ['eu-west'] } };
+    const open = compile([chat], []);
+    const restricted = compile([chat], [residency]);
+    expect(open.config.routes[0]!.backends.map((b) => b.name)).toEqual(['openai', 'mistral']);
+    expect(restricted.config.routes[0]!.backends.map((b) => b.name)).toEqual(['mistral']);
+    // Mutating one result leaves the next compile of the same object untouched.
+    open.config.routes[0]!.models.push('extra');
+    (open.config.routes[0]!.backends[0]!.options as Record<string, unknown>).extra = true;
+    const again = compile([chat], []);
+    expect(again.config.routes[0]!.models).toEqual(['chat']);
+    expect(again.config.routes[0]!.backends[0]!.options).toEqual({});
+  });
+
   test("compile's stamp is the content's generation: the operator's dump without re-hashing is the same text", () => {
     const residency = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: meta('residency'), spec: { allowedRegions: ['eu-west'] } };
     const result = compile([route('chat', { models: ['chat'], backends: [openai, mistral] })], [residency]);
