@@ -3,9 +3,8 @@
 // sidecar about 6 MB of resident memory for no CPU gain in our measurements.
 // Redirects are never followed (node's client does not follow them; a 3xx is an upstream error).
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type * as Https from 'node:https';
 import { readUtf8 } from '../io/read-utf8.ts';
-import { nodeHttp } from '../io/builtins.ts';
+import { nodeHttp, nodeHttps } from '../io/builtins.ts';
 
 export interface UpstreamCall {
   method: string;
@@ -56,7 +55,7 @@ export class Pools {
       const options = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_ORIGIN, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
       // node:https (and TLS) is loaded only when some backend needs it: most sidecars in a test
       // cluster talk to a local model server over plain HTTP.
-      agent = url.protocol === 'https:' ? new (https().Agent)(options) : new (nodeHttp().Agent)(options);
+      agent = url.protocol === 'https:' ? new (nodeHttps().Agent)(options) : new (nodeHttp().Agent)(options);
       this.agents.set(key, agent);
     }
     return agent;
@@ -100,7 +99,7 @@ export class Pools {
 
   private sendOnce(call: UpstreamCall): Promise<UpstreamResponse> {
     const target = this.targetOf(call.url);
-    const send = target.https ? https().request : nodeHttp().request;
+    const send = target.https ? nodeHttps().request : nodeHttp().request;
     return new Promise<UpstreamResponse>((resolve, reject) => {
       if (call.signal.aborted) return reject(new AbortedError());
       let connectTimer: NodeJS.Timeout | undefined;
@@ -162,12 +161,6 @@ class StaleSocketError extends Error {
     super('pooled connection closed by the upstream');
     this.cause = cause;
   }
-}
-
-let httpsModule: typeof Https | undefined;
-function https(): typeof Https {
-  httpsModule ??= process.getBuiltinModule('node:https');
-  return httpsModule;
 }
 
 /** Reads a whole response body as UTF-8 text. */
