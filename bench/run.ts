@@ -3,12 +3,12 @@
 // The upstream, the bare proxy and llmroute each run in their own process; the load generator here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { Client } from 'undici';
 import autocannon from 'autocannon';
+import { freePort } from '../test/free-port.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
@@ -25,15 +25,6 @@ interface Target {
   baseline: string;
   /** The proxy's process, for its CPU time per request. */
   pid?: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
 }
 
 async function startPrinter(args: string[]): Promise<{ port: number; proc: ChildProcess }> {

@@ -10,21 +10,11 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { configText, backend, waitFor } from '#test/proxy/harness.ts';
+import { freePort } from '#test/free-port.ts';
 
 const bin = new URL('../../bin/llmroute.js', import.meta.url).pathname;
 // Preloaded into the sidecar: prints the built-in modules it has loaded when asked (SIGUSR2).
 const REPORTER = "process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList) + '\\n'));";
-
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 describe('sidecar footprint', () => {
   let fake: OpenAIFake;
@@ -38,7 +28,7 @@ describe('sidecar footprint', () => {
     const dir = await mkdtemp(join(tmpdir(), 'llmroute-footprint-'));
     const config = join(dir, 'config.yaml');
     await writeFile(config, configText([{ name: 'chat', models: ['chat'], backends: [backend('up', `${fake.url}/v1`)] }]));
-    [llmPort, adminPort] = await freePorts(2) as [number, number];
+    [llmPort, adminPort] = [await freePort(), await freePort()];
     child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REPORTER)}`, bin, 'proxy', '--config', config, '--port', String(llmPort), '--admin-port', String(adminPort)], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LLMROUTE_LOG_LEVEL: 'warn' },
     });

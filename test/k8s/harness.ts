@@ -4,12 +4,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import { freePort } from '../free-port.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -22,14 +22,7 @@ export interface Cluster {
   restartApiServer(): Promise<void>;
 }
 
-/** A TCP port free on 127.0.0.1 now. */
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort };
 
 /** Polls `fn` until it returns a value (errors count as not yet), or fails after `timeoutMs`. */
 export async function eventually<T>(fn: () => Promise<T | undefined>, what: string | (() => string), timeoutMs = 30_000): Promise<T> {
