@@ -137,22 +137,19 @@ export class EventRecorder {
 
   /** A route's newly computed status; `current` is the status it carries (informer cache). */
   route(ref: Omit<ObjectRef, 'kind'>, current: Partial<LLMRouteStatus> | undefined, next: LLMRouteStatus): void {
-    const target: ObjectRef = { ...ref, kind: 'LLMRoute' };
-    const after = routeState(next);
-    if (!after) return;
-    const entry = this.entry(target, routeState(current));
-    const changes = routeChanges(entry.reported.ok === undefined ? undefined : entry.reported, after, next);
-    entry.reported = after;
-    for (const change of changes) this.record(entry, { regarding: target, ...change });
+    this.report({ ...ref, kind: 'LLMRoute' }, routeState(current), routeState(next), (before, after) => routeChanges(before, after, next));
   }
 
   /** A policy's newly computed status; `current` is the status it carries (informer cache). */
   policy(ref: Omit<ObjectRef, 'kind'>, current: Partial<LLMPolicyStatus> | undefined, next: LLMPolicyStatus): void {
-    const target: ObjectRef = { ...ref, kind: 'LLMPolicy' };
-    const after = policyState(next);
+    this.report({ ...ref, kind: 'LLMPolicy' }, policyState(current), policyState(next), (before, after) => policyChanges(before, after, next));
+  }
+
+  /** Records the events of the change from what was last reported for `target` to `after`. */
+  private report(target: ObjectRef, current: Reported | undefined, after: Reported | undefined, changesOf: (before: Reported | undefined, after: Reported) => Change[]): void {
     if (!after) return;
-    const entry = this.entry(target, policyState(current));
-    const changes = policyChanges(entry.reported.ok === undefined ? undefined : entry.reported, after, next);
+    const entry = this.entry(target, current);
+    const changes = changesOf(entry.reported.ok === undefined ? undefined : entry.reported, after);
     entry.reported = after;
     for (const change of changes) this.record(entry, { regarding: target, ...change });
   }
