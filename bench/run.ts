@@ -165,9 +165,12 @@ function keptSections(): string {
 async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   const adminPort = await freePort();
+  // As deployed: the default log level (one JSON line per request) into a pipe that is read, as a
+  // container runtime reads a sidecar's stdout.
   const proc = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
   });
+  proc.stdout!.resume();
   await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
   return { port, proc };
 }
@@ -203,7 +206,7 @@ async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv, upstreamPo
   const llmroute = async (extraEnv: NodeJS.ProcessEnv) => {
     const port = await freePort();
     const adminPort = await freePort();
-    return idleRssOf(['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], { ...env, LLMROUTE_LOG_LEVEL: 'warn', LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', ...extraEnv }, async () => {
+    return idleRssOf(['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], { ...env, LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', ...extraEnv }, async () => {
       await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
       await oneCompletion(port);
     });
@@ -310,6 +313,8 @@ are noisy: compare the rows of one run, not runs across machines.
 - **Under load**: autocannon, ${CONNECTIONS} connections, ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s.
 - "Added" = the target's latency minus the direct call's latency in the same run (milliseconds).
 - The bare proxy is plain \`node:http\` with a keep-alive agent and no logic: the yardstick.
+- llmroute runs as deployed: its default log level (\`info\`, one JSON log line per request) into a pipe the
+  benchmark reads, as a container runtime reads the sidecar's stdout.
 - "Proxy CPU ms/request" is the proxy process's user + system CPU time over the sequential run divided by
   its requests (from /proc). Under load every process shares two cores, so added latency there grows
   with the CPU each request costs: this column explains the load columns.

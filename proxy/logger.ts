@@ -11,6 +11,19 @@ export const REDACT_PATHS = [
   'apiKey',
 ];
 
+/**
+ * Standard output, written in batches: pino's default destination writes every line with its own
+ * synchronous write(2), which cost the proxy about 0.1 ms of CPU per request (its one log line).
+ * Lines wait at most FLUSH_MS, or until 4 KiB are pending; pino flushes what is left synchronously
+ * when the process exits (also on a crash that reaches `process.exit`). Only a SIGKILL loses the last
+ * FLUSH_MS of lines.
+ */
+const FLUSH_MS = 200;
+
+function bufferedStdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: FLUSH_MS });
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'llmroute' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino({ level, base: { service: 'llmroute' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination ?? bufferedStdout());
 }
