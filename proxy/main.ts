@@ -53,7 +53,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const telemetry = createObserver({ metrics, logger, costOf: backendCost, ...(workload ? { workload } : {}), tracer: tracing.tracer });
   const proxy = await startProxy({
     telemetry,
-    metrics: () => metrics.render(),
+    metrics: (accept?: string) => metrics.render(accept), // the scraper's Accept header picks the format
     ...(values.config ? { configPath: values.config } : { configText: DEFAULT_CONFIG_TEXT }),
     host: values.host,
     port: port(values.port, 'port'),

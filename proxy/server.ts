@@ -23,7 +23,7 @@ export interface ProxyOptions {
   env?: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
   telemetry?: Telemetry;
-  metrics?: () => Promise<{ contentType: string; body: string }>;
+  metrics?: (accept?: string) => Promise<{ contentType: string; body: string }>;
   retryBudget?: RetryBudgetOptions;
   breaker?: BreakerOptions;
   /** Poll interval of the config watcher (tests shorten it). */

@@ -50,8 +50,8 @@ export function llmRequestListener(ctx: HandlerContext): RequestListener {
 
 export interface AdminOptions {
   store: ConfigStore;
-  /** Prometheus exposition, when telemetry provides it. */
-  metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Prometheus or OpenMetrics exposition for a scraper's Accept header, when telemetry provides it. */
+  metrics?: (accept?: string) => Promise<{ contentType: string; body: string }>;
 }
 
 export function buildAdminApp(options: AdminOptions): Express {
@@ -67,10 +67,11 @@ export function buildAdminApp(options: AdminOptions): Express {
     res.status(runtime ? 200 : 503).json(body);
   });
   if (options.metrics) {
+    // Given the scraper's Accept header, so that telemetry can answer in OpenMetrics (with exemplars).
     const metrics = options.metrics;
-    app.get('/metrics', async (_req, res) => {
-      const { contentType, body } = await metrics();
-      res.type(contentType).send(body);
+    app.get('/metrics', async (req, res) => {
+      const { contentType, body } = await metrics(req.headers.accept);
+      res.vary('Accept').type(contentType).send(body);
     });
   }
   return app;

@@ -1,6 +1,8 @@
 // The proxy's Prometheus metrics. Labels are bounded by the config (route, backend, provider,
 // model as configured) or by fixed sets (status class, outcome, token type): never user input.
-import { Counter, Gauge, Histogram, Registry } from './prom-client-core.ts';
+// The latency histograms keep, per bucket, the trace id of the last request observed in it (an
+// OpenMetrics exemplar), served to scrapers that accept OpenMetrics.
+import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from './prom-client-core.ts';
 
 export interface BreakerState {
   route: string;
@@ -8,17 +10,24 @@ export interface BreakerState {
   state: 'closed' | 'open' | 'half_open';
 }
 
+/** Exemplar labels: the request's trace id only (OpenMetrics' `trace_id`), never request content. */
+export type Exemplar = { readonly trace_id: string };
+
+/** A histogram with exemplars: prom-client then reads observe()'s argument as `{ labels, value, exemplarLabels }` only. */
+export type TracedHistogram = Omit<Histogram, 'observe'> & { observe(data: { labels: Record<string, string>; value: number; exemplarLabels?: Exemplar }): void };
+
 const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export class ProxyMetrics {
+  /** Prometheus text format 0.0.4 (exemplars are not part of it). */
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'llmroute_requests_total', help: 'Requests answered, by route and status class', labelNames: ['operation', 'route', 'status_class'], registers: [this.registry] });
-  readonly requestDuration = new Histogram({ name: 'llmroute_request_duration_seconds', help: 'Time from request received to response finished', labelNames: ['operation', 'route'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly requestDuration = tracedHistogram(this.registry, { name: 'llmroute_request_duration_seconds', help: 'Time from request received to response finished', labelNames: ['operation', 'route'] });
   readonly attempts = new Counter({ name: 'llmroute_upstream_attempts_total', help: 'Upstream attempts by backend, reason and outcome', labelNames: ['route', 'backend', 'provider', 'reason', 'outcome'], registers: [this.registry] });
-  readonly upstreamDuration = new Histogram({ name: 'llmroute_upstream_duration_seconds', help: 'Duration of one upstream attempt', labelNames: ['route', 'backend', 'provider'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly timeToFirstToken = new Histogram({ name: 'llmroute_time_to_first_token_seconds', help: 'Time from attempt start to the first streamed content', labelNames: ['route', 'backend', 'provider'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly upstreamDuration = tracedHistogram(this.registry, { name: 'llmroute_upstream_duration_seconds', help: 'Duration of one upstream attempt', labelNames: ['route', 'backend', 'provider'] });
+  readonly timeToFirstToken = tracedHistogram(this.registry, { name: 'llmroute_time_to_first_token_seconds', help: 'Time from attempt start to the first streamed content', labelNames: ['route', 'backend', 'provider'] });
   readonly failovers = new Counter({ name: 'llmroute_failovers_total', help: 'Attempts made on another backend after a failure', labelNames: ['route', 'backend'], registers: [this.registry] });
   readonly tokens = new Counter({ name: 'llmroute_tokens_total', help: 'Tokens reported by upstreams, by type (input, output, cached_input, cache_write, reasoning)', labelNames: ['route', 'backend', 'provider', 'model', 'type'], registers: [this.registry] });
   readonly costUsd = new Counter({ name: 'llmroute_cost_usd_total', help: 'Cost of completions in USD (known prices only)', labelNames: ['route', 'backend', 'provider', 'model'], registers: [this.registry] });
@@ -35,6 +44,8 @@ export class ProxyMetrics {
     registers: [this.registry],
     collect: () => this.collectBreakers(),
   });
+  /** The same metric objects as `registry` (declared after them all), rendered as OpenMetrics 1.0 with exemplars. */
+  private readonly openMetrics = openMetricsOf(this.registry);
 
   /** Reads breaker states at scrape time (the state changes with time, not only with events). */
   observeBreakers(source: () => Iterable<BreakerState>): void {
@@ -47,9 +58,64 @@ export class ProxyMetrics {
     for (const b of this.breakerSource()) this.circuitBreaker.set({ route: b.route, backend: b.backend }, BREAKER_VALUE[b.state]);
   }
 
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  /** The exposition for a scraper's Accept header: OpenMetrics (with exemplars) when it prefers it, else Prometheus text. */
+  async render(accept?: string): Promise<{ contentType: string; body: string }> {
+    const registry = prefersOpenMetrics(accept) ? this.openMetrics : this.registry;
+    return { contentType: registry.contentType, body: await registry.metrics() };
   }
 }
 
+/** Observes a latency histogram, with the request's trace id as the bucket's exemplar when there is one. */
+export function observeLatency(histogram: TracedHistogram, labels: Record<string, string>, seconds: number, exemplar: Exemplar | undefined): void {
+  histogram.observe(exemplar ? { labels, value: seconds, exemplarLabels: exemplar } : { labels, value: seconds });
+}
+
 export const statusClass = (status: number): string => (status === 499 ? 'client_closed' : `${Math.floor(status / 100)}xx`);
+
+/**
+ * A histogram with exemplars, added to `registry` in place (so the Prometheus text keeps its family
+ * order): prom-client refuses exemplars on a metric created with a Prometheus-format registry (it
+ * renders them only in OpenMetrics).
+ */
+function tracedHistogram(registry: Registry, config: { name: string; help: string; labelNames: string[] }): TracedHistogram {
+  const histogram = new Histogram({ ...config, buckets: LATENCY_BUCKETS, enableExemplars: true, registers: [] });
+  registry.registerMetric(histogram);
+  return histogram;
+}
+
+/**
+ * An OpenMetrics registry over the metric objects of `source`. Counters go in as views named without
+ * `_total`: prom-client's OpenMetrics metrics() strips that suffix from each counter's own `name`, in
+ * place, which would rename the counter in the Prometheus text too after the first OpenMetrics scrape.
+ */
+function openMetricsOf(source: Registry): Registry<OpenMetricsContentType> {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  for (const { name } of source.getMetricsAsArray()) {
+    const metric = source.getSingleMetric(name)!;
+    if (!(metric instanceof Counter)) {
+      registry.registerMetric(metric);
+      continue;
+    }
+    const family = name.replace(/_total$/, '');
+    // All the registry reads of a metric: name, type, and get() (whose `name` titles the family).
+    const view = { name: family, type: 'counter', get: async () => ({ ...(await metric.get()), name: family }) };
+    registry.registerMetric(view as unknown as Counter);
+  }
+  return registry;
+}
+
+/** Whether an Accept header ranks OpenMetrics at least as high as plain text (Prometheus asks for it first by default). */
+export function prefersOpenMetrics(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let openMetrics = 0;
+  let text = 0;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const weight = q ? Number(q.slice(2)) : 1;
+    if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, weight);
+    else if (type === 'text/plain') text = Math.max(text, weight);
+  }
+  return openMetrics > 0 && openMetrics >= text;
+}

@@ -5,7 +5,7 @@ import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
 import { tokenCounts } from '../openai/usage.ts';
 import type { AttemptEnd, AttemptStart, AttemptTelemetry, RequestEnd, RequestStart, RequestTelemetry, RouteResolved, Telemetry } from './hooks.ts';
-import { statusClass, type ProxyMetrics } from './metrics.ts';
+import { observeLatency, statusClass, type ProxyMetrics } from './metrics.ts';
 import type { RequestTracer } from './spans.ts';
 
 export interface RequestLogger {
@@ -56,6 +56,8 @@ export function createObserver(options: ObserverOptions): Telemetry {
       let partial = false;
       let firstTokenMs: number | undefined;
       const span = options.tracer?.startRequest(info);
+      // The latency histograms' exemplar: the trace id (32 hex, parsed by the propagator), nothing else.
+      const exemplar = span?.traceId ? { trace_id: span.traceId } : undefined;
       return {
         routeResolved(r: RouteResolved) {
           span?.routeResolved(r);
@@ -76,7 +78,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
             firstToken() {
               const at = now();
               firstTokenMs = at - started;
-              metrics.timeToFirstToken.observe(labels, (at - attemptStarted) / 1000);
+              observeLatency(metrics.timeToFirstToken, labels, (at - attemptStarted) / 1000, exemplar);
               attemptSpan?.firstToken(at - attemptStarted);
             },
             end(result: AttemptEnd) {
@@ -89,7 +91,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
             record.outcome = result.outcome;
             if (result.status !== undefined) record.status = result.status;
             metrics.attempts.inc({ ...labels, reason: a.reason, outcome: result.outcome });
-            metrics.upstreamDuration.observe(labels, (now() - attemptStarted) / 1000);
+            observeLatency(metrics.upstreamDuration, labels, (now() - attemptStarted) / 1000, exemplar);
             if (result.partial) partial = true;
             if (!result.usage) return {};
             usage = result.usage;
@@ -108,7 +110,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
           const seconds = (now() - started) / 1000;
           const operation = info.operation;
           metrics.requests.inc({ operation, route, status_class: statusClass(result.status) });
-          metrics.requestDuration.observe({ operation, route }, seconds);
+          observeLatency(metrics.requestDuration, { operation, route }, seconds, exemplar);
           if (stream) metrics.inflightStreams.dec({ route });
           span?.end(result, { ...(usage ? { usage } : {}), ...(costUsd !== undefined ? { costUsd } : {}), partial });
           options.logger?.info(
