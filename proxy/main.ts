@@ -2,6 +2,7 @@
 // Settings come from argv and the environment here, and only here; everything below is injected.
 import { parseArgs } from 'node:util';
 import { startProxy, type RunningProxy } from './server.ts';
+import type { DrainOptions } from './http/in-flight.ts';
 import { DEFAULT_CONFIG_TEXT } from './default-config.ts';
 import { backendCost } from './cost/cost.ts';
 import { createLogger } from './logger.ts';
@@ -18,7 +19,22 @@ export const serveOptions = {
   port: { type: 'string', default: '4000' },
   'admin-port': { type: 'string', default: '4001' },
   'admin-host': { type: 'string' },
+  // Graceful shutdown (SIGTERM/SIGINT): keep serving until nothing has been in flight for --drain-quiet,
+  // ending what is left at --drain-deadline. The deadline's default stays inside Kubernetes' default 30 s grace.
+  'drain-quiet': { type: 'string', default: '1s' },
+  'drain-deadline': { type: 'string', default: '20s' },
 } as const;
+
+/** `--drain-*` values: milliseconds from `250ms`, `1.5s` or plain seconds. */
+export function duration(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  if (!match) throw Object.assign(new Error(`--${flag} must be a duration such as 500ms or 20s`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  return Math.round(Number(match[1]) * (match[2] === 'ms' ? 1 : 1000));
+}
+
+export function drainOptions(values: { 'drain-quiet': string; 'drain-deadline': string }): DrainOptions {
+  return { quietMs: duration(values['drain-quiet'], 'drain-quiet'), deadlineMs: duration(values['drain-deadline'], 'drain-deadline') };
+}
 
 export function port(value: string, flag: string): number {
   const n = Number(value);
@@ -26,19 +42,27 @@ export function port(value: string, flag: string): number {
   return n;
 }
 
-export function waitForSignal(proxy: RunningProxy, extra: () => void = () => undefined): Promise<number> {
+/** Resolves with the exit code once a signal has drained and closed the proxy; a second signal skips the drain. */
+export function waitForSignal(proxy: RunningProxy, extra: () => void = () => undefined, drain: DrainOptions = { quietMs: 1000, deadlineMs: 20_000 }): Promise<number> {
   return new Promise((resolve) => {
+    let stopping = false;
     const stop = () => {
+      if (stopping) {
+        void proxy.close().then(() => resolve(0));
+        return;
+      }
+      stopping = true;
       extra();
-      void proxy.close().then(() => resolve(0));
+      void proxy.drain(drain).then(() => proxy.close()).then(() => resolve(0));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }
 
 export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
+  const drain = drainOptions(values);
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const metrics = new ProxyMetrics();
   const workload = workloadIdentity(process.env);
@@ -64,7 +88,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   });
   metrics.observeBreakers(() => proxy.breakerStates());
   if (!values.config) logger.info({}, 'no --config given: serving the embedded default (model "demo", offline echo provider)');
-  const code = await waitForSignal(proxy);
+  const code = await waitForSignal(proxy, undefined, drain);
   await tracing.shutdown().catch(() => undefined); // flushes what is queued; an unreachable collector is not an error at exit
   return code;
 }

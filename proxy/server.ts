@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildAdminApp, llmRequestListener } from './http/app.ts';
+import { InFlightRequests, type DrainOptions, type DrainResult } from './http/in-flight.ts';
 import { ConfigStore, type Logger } from './runtime/config-store.ts';
 import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
 import { BreakerRegistry, type BreakerOptions } from './routing/circuit-breaker.ts';
@@ -38,6 +39,14 @@ export interface RunningProxy {
   breakerStates(): Array<{ route: string; backend: string; state: 'closed' | 'open' | 'half_open' }>;
   /** Re-reads the config file now (the watcher does this on change). */
   reload(): Promise<void>;
+  /** Requests being served now. */
+  inFlight(): number;
+  /**
+   * Graceful shutdown, first half: /readyz turns 503 (`draining`) while new requests are still served;
+   * resolves once none has been in flight for `quietMs`, or at `deadlineMs`, having ended what was left
+   * (streams with a terminal error event, others with 503 `proxy_shutting_down`). Then call close().
+   */
+  drain(options: DrainOptions): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
@@ -67,8 +76,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const pools = new Pools();
   const breakers = new BreakerRegistry(options.breaker);
   const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
-  const llm = nodeHttp().createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps }));
-  const admin = nodeHttp().createServer(buildAdminApp({ store, ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  const inFlight = new InFlightRequests();
+  const llm = nodeHttp().createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight }));
+  const admin = nodeHttp().createServer(buildAdminApp({ store, draining: () => inFlight.isDraining, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
   const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);
 
@@ -87,6 +97,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     adminUrl,
     store,
     reload,
+    inFlight: () => inFlight.size,
+    async drain(drainOptions) {
+      logger.info({ inFlight: inFlight.size, quietMs: drainOptions.quietMs, deadlineMs: drainOptions.deadlineMs }, 'draining: serving until no request is in flight');
+      const result = await inFlight.drain(drainOptions);
+      logger.info({ ...result }, result.reason === 'quiet' ? 'drained' : 'drain deadline reached: ended the requests still in flight');
+      return result;
+    },
     breakerStates() {
       const runtime = store.runtime();
       if (!runtime) return [];

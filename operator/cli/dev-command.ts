@@ -5,13 +5,14 @@ import { dumpStampedConfig } from '../../proxy/config/parse.ts';
 import { watchFile } from '../../proxy/runtime/config-watcher.ts';
 import { startProxy } from '../../proxy/server.ts';
 import { createLogger } from '../../proxy/logger.ts';
-import { port, serveOptions, waitForSignal } from '../../proxy/main.ts';
+import { drainOptions, port, serveOptions, waitForSignal } from '../../proxy/main.ts';
 import { compileFiles, describeProblems } from './compile-command.ts';
 
 export async function runDevCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ...serveOptions, file: { type: 'string', short: 'f', multiple: true }, 'secrets-dir': { type: 'string' } }, strict: true });
   if (!values.file?.length) throw Object.assign(new Error('at least one -f FILE is required'), { code: 'ERR_PARSE_ARGS_USAGE' });
   const files = values.file;
+  const drain = drainOptions(values);
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const compileNow = async (): Promise<string | undefined> => {
     try {
@@ -32,6 +33,6 @@ export async function runDevCommand(argv: string[]): Promise<number> {
       if (text !== undefined) proxy.store.loadText(text, f);
     }),
   );
-  return waitForSignal(proxy, () => watchers.forEach((w) => w.close()));
+  return waitForSignal(proxy, () => watchers.forEach((w) => w.close()), drain);
 }
 

@@ -50,6 +50,8 @@ export function llmRequestListener(ctx: HandlerContext): RequestListener {
 
 export interface AdminOptions {
   store: ConfigStore;
+  /** True once a graceful shutdown began: the pod is leaving, so it is not ready (requests are still served). */
+  draining?: () => boolean;
   /** Prometheus or OpenMetrics exposition for a scraper's Accept header, when telemetry provides it. */
   metrics?: (accept?: string) => Promise<{ contentType: string; body: string }>;
 }
@@ -63,8 +65,10 @@ export function buildAdminApp(options: AdminOptions): Express {
   app.get('/readyz', (_req, res) => {
     const runtime = options.store.runtime();
     const lastError = options.store.lastLoadError();
-    const body = { status: runtime ? 'ready' : 'no_config', generation: runtime?.generation ?? null, ...(lastError ? { lastRefusedConfig: lastError } : {}) };
-    res.status(runtime ? 200 : 503).json(body);
+    const draining = options.draining?.() === true;
+    const status = draining ? 'draining' : runtime ? 'ready' : 'no_config';
+    const body = { status, generation: runtime?.generation ?? null, ...(lastError ? { lastRefusedConfig: lastError } : {}) };
+    res.status(status === 'ready' ? 200 : 503).json(body);
   });
   if (options.metrics) {
     // Given the scraper's Accept header, so that telemetry can answer in OpenMetrics (with exemplars).

@@ -7,13 +7,21 @@ import { targetOf, type Runtime } from '../runtime/runtime.ts';
 import type { Telemetry } from '../telemetry/hooks.ts';
 import { checkChatRequest, checkEmbeddingsRequest, readJsonBody } from './body.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
+import { SHUTTING_DOWN, type InFlightRequests } from './in-flight.ts';
 import { requestIdFrom } from './request-id.ts';
 
 export interface HandlerContext {
   runtime(): Runtime | undefined;
   telemetry: Telemetry;
   deps: DispatchDeps;
+  /** Tracks requests for a graceful shutdown (which may cut them with SHUTTING_DOWN). */
+  inFlight?: InFlightRequests;
 }
+
+const shutdownError = new ProxyError(503, 'proxy_shutting_down', 'the llmroute sidecar is shutting down; retry the request');
+
+/** Whether the request was cut because its client left (not by the sidecar's shutdown). */
+const clientLeft = (signal: AbortSignal): boolean => signal.aborted && signal.reason !== SHUTTING_DOWN;
 
 type Operation = 'chat' | 'embeddings';
 
@@ -27,6 +35,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
     res.on('close', () => {
       if (!res.writableFinished) client.abort();
     });
+    ctx.inFlight?.add(client);
     let attempts = 0;
     let errorCode: string | undefined;
     try {
@@ -51,6 +60,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);
       attempts = result.attempts;
       res.setHeader('x-llmroute-attempts', String(result.attempts));
+      if (client.signal.reason === SHUTTING_DOWN && result.kind === 'error') throw shutdownError;
       if (result.kind === 'error') {
         errorCode = result.body.error.code ?? undefined;
         sendError(res, result.status, result.body, result.retryAfterMs);
@@ -64,7 +74,8 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       errorCode = error.code;
       sendError(res, error.status, error.toBody());
     } finally {
-      telemetry.end({ status: client.signal.aborted && !res.writableFinished ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
+      telemetry.end({ status: clientLeft(client.signal) ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
+      ctx.inFlight?.delete(client);
     }
   };
 }
@@ -163,14 +174,19 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
   } catch {
     outcome = 'stream_error';
   } finally {
-    if (clientSignal.aborted) outcome = 'aborted';
+    if (clientLeft(clientSignal)) outcome = 'aborted';
+    else if (clientSignal.aborted) {
+      // Cut by the shutdown deadline: the client is still there and gets a terminal error event.
+      outcome = 'stream_error';
+      if (tail === '') tail = `data: ${JSON.stringify(shutdownError.toBody())}\n\n`;
+    }
     await result.rest.return(undefined);
     result.close();
   }
   const usage = result.translator.usage();
   const { finishReasons, responseModel } = result.translator.summary();
   const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
-  if (!res.writableEnded && !clientSignal.aborted) {
+  if (!res.writableEnded && !clientLeft(clientSignal)) {
     if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
     res.end(tail);
   }

@@ -40,6 +40,10 @@ export function passthroughHandler(ctx: HandlerContext) {
     let attempt: AttemptTelemetry | undefined;
     let errorCode: string | undefined;
     const finished = new Promise<void>((resolve) => res.on('close', resolve));
+    // Counted for a graceful shutdown; cut at its deadline (an opaque forwarded body has no error event to end with).
+    const tracked = new AbortController();
+    tracked.signal.addEventListener('abort', () => res.destroy(), { once: true });
+    ctx.inFlight?.add(tracked);
     try {
       const runtime = ctx.runtime();
       if (!runtime) throw new ProxyError(503, 'config_not_loaded', 'the proxy has no valid configuration yet');
@@ -91,6 +95,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       sendError(res, error.status, error.toBody());
     } finally {
       telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts: attempt ? 1 : 0, ...(errorCode ? { errorCode } : {}) });
+      ctx.inFlight?.delete(tracked);
     }
   };
 }
