@@ -19,6 +19,8 @@ export const serveOptions = {
   port: { type: 'string', default: '4000' },
   'admin-port': { type: 'string', default: '4001' },
   'admin-host': { type: 'string' },
+  // Requests served at once; past it, 503 `overloaded` at once (proxy/server.ts CLIENT_LIMITS).
+  'max-in-flight': { type: 'string', default: '1000' },
   // Graceful shutdown (SIGTERM/SIGINT): keep serving until nothing has been in flight for --drain-quiet,
   // ending what is left at --drain-deadline. The deadline's default stays inside Kubernetes' default 30 s grace.
   'drain-quiet': { type: 'string', default: '1s' },
@@ -30,6 +32,12 @@ export function duration(value: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
   if (!match) throw Object.assign(new Error(`--${flag} must be a duration such as 500ms or 20s`), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
   return Math.round(Number(match[1]) * (match[2] === 'ms' ? 1 : 1000));
+}
+
+export function maxInFlight(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw Object.assign(new Error('--max-in-flight must be a positive integer'), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  return n;
 }
 
 export function drainOptions(values: { 'drain-quiet': string; 'drain-deadline': string }): DrainOptions {
@@ -63,6 +71,7 @@ export function waitForSignal(proxy: RunningProxy, extra: () => void = () => und
 export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
   const drain = drainOptions(values);
+  const limits = { maxInFlight: maxInFlight(values['max-in-flight']) };
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const metrics = new ProxyMetrics();
   const workload = workloadIdentity(process.env);
@@ -85,6 +94,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     ...(values['admin-host'] ? { adminHost: values['admin-host'] } : {}),
     env: process.env,
     logger,
+    limits,
   });
   metrics.observeBreakers(() => proxy.breakerStates());
   if (!values.config) logger.info({}, 'no --config given: serving the embedded default (model "demo", offline echo provider)');

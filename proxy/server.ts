@@ -29,7 +29,25 @@ export interface ProxyOptions {
   breaker?: BreakerOptions;
   /** Poll interval of the config watcher (tests shorten it). */
   watchPollMs?: number;
+  /** Bounds on what clients of the LLM port may hold (defaults in CLIENT_LIMITS). */
+  limits?: Partial<ClientLimits>;
 }
+
+/** What one client may hold of the LLM port (reliability bar A3/A4, B3, B4, B29). */
+export interface ClientLimits {
+  /** Requests served at once; past it a request gets 503 `overloaded` at once instead of queueing. */
+  maxInFlight: number;
+  /** A stream whose client takes no bytes for this long is cut, with its upstream call. */
+  writeStallMs: number;
+  /** Headers must arrive within this (slowloris); then 408 and the connection is closed. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this (slow POST); then 408. Not the response. */
+  requestTimeoutMs: number;
+  /** How often Node checks the two timeouts above. */
+  timeoutCheckMs: number;
+}
+
+export const CLIENT_LIMITS: ClientLimits = { maxInFlight: 1000, writeStallMs: 30_000, headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, timeoutCheckMs: 5_000 };
 
 export interface RunningProxy {
   llmUrl: string;
@@ -77,7 +95,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const breakers = new BreakerRegistry(options.breaker);
   const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
   const inFlight = new InFlightRequests();
-  const llm = nodeHttp().createServer({ keepAliveTimeout: 65_000 }, llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight }));
+  const limits = { ...CLIENT_LIMITS, ...options.limits };
+  const llm = nodeHttp().createServer(
+    { keepAliveTimeout: 65_000, headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckMs },
+    llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight, writeStallMs: limits.writeStallMs, maxInFlight: limits.maxInFlight }),
+  );
   const admin = nodeHttp().createServer(buildAdminApp({ store, draining: () => inFlight.isDraining, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
   const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);

@@ -16,7 +16,20 @@ export interface HandlerContext {
   deps: DispatchDeps;
   /** Tracks requests for a graceful shutdown (which may cut them with SHUTTING_DOWN). */
   inFlight?: InFlightRequests;
+  /** How long a stream may wait for its client to take more bytes before both sides are cut (default 30 s). */
+  writeStallMs?: number;
+  /** Requests served at once (counted by inFlight); past it, 503 `overloaded` at once. */
+  maxInFlight?: number;
 }
+
+/** Whether a new request must be turned away: answering 503 at once beats queueing into an out-of-memory. */
+export function overloaded(ctx: HandlerContext): boolean {
+  return ctx.inFlight !== undefined && ctx.maxInFlight !== undefined && ctx.inFlight.size >= ctx.maxInFlight;
+}
+
+export const overloadedError = (max: number) => new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${max} requests at once; retry shortly`);
+
+export const DEFAULT_WRITE_STALL_MS = 30_000;
 
 const shutdownError = new ProxyError(503, 'proxy_shutting_down', 'the llmroute sidecar is shutting down; retry the request');
 
@@ -31,6 +44,11 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const telemetry = ctx.telemetry.startRequest({ requestId, operation, httpRoute, headers: req.headers });
+    if (overloaded(ctx)) {
+      telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
+      sendError(res, 503, overloadedError(ctx.maxInFlight!).toBody(), 1000);
+      return;
+    }
     const client = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) client.abort();
@@ -67,7 +85,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       } else if (result.kind === 'json') {
         sendJson(res, operation, request, result);
       } else {
-        await pumpStream(res, result, client.signal);
+        await pumpStream(res, result, client.signal, ctx.writeStallMs ?? DEFAULT_WRITE_STALL_MS);
       }
     } catch (err) {
       const error = asProxyError(err);
@@ -129,7 +147,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
 }
 
 /** Writes each translated event as it arrives; waits for the socket to drain (bounded memory). */
-async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, { kind: 'stream' }>, clientSignal: AbortSignal): Promise<void> {
+async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, { kind: 'stream' }>, clientSignal: AbortSignal, writeStallMs: number): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -158,7 +176,10 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
       }
     }
     if (frames !== '' && !res.write(frames)) await new Promise<void>((resolve) => {
-      const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+      // A client that stops reading would hold this stream and its upstream call forever: past the
+      // stall limit the connection is destroyed, whose 'close' aborts the upstream (reliability bar B29).
+      const stalled = setTimeout(() => res.destroy(), writeStallMs);
+      const done = () => { clearTimeout(stalled); res.off('drain', done); res.off('close', done); resolve(); };
       res.on('drain', done);
       res.on('close', done);
     });

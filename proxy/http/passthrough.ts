@@ -10,7 +10,7 @@ import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
 import { readJsonBody } from './body.ts';
-import type { HandlerContext } from './chat.ts';
+import { overloaded, overloadedError, type HandlerContext } from './chat.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -39,6 +39,11 @@ export function passthroughHandler(ctx: HandlerContext) {
     const telemetry = ctx.telemetry.startRequest({ requestId, operation: 'passthrough', httpRoute: '/v1/*', headers: req.headers });
     let attempt: AttemptTelemetry | undefined;
     let errorCode: string | undefined;
+    if (overloaded(ctx)) {
+      telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
+      sendError(res, 503, overloadedError(ctx.maxInFlight!).toBody(), 1000);
+      return;
+    }
     const finished = new Promise<void>((resolve) => res.on('close', resolve));
     // Counted for a graceful shutdown; cut at its deadline (an opaque forwarded body has no error event to end with).
     const tracked = new AbortController();
