@@ -5,7 +5,7 @@ import { startProxy, type RunningProxy } from './server.ts';
 import type { DrainOptions } from './http/in-flight.ts';
 import { DEFAULT_CONFIG_TEXT } from './default-config.ts';
 import { backendCost } from './cost/cost.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, requestLineLogger } from './logger.ts';
 import { ProxyMetrics } from './telemetry/metrics.ts';
 import { createObserver, workloadIdentity } from './telemetry/observer.ts';
 import { tracingConfigFromEnv } from './telemetry/otel-config.ts';
@@ -83,7 +83,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     countSpans: (result, n) => metrics.traceSpans.inc({ result }, n),
   });
   logger.info({ tracing: tracingConfig.enabled ? 'otlp' : `off (${tracingConfig.reason})` }, 'tracing configured');
-  const telemetry = createObserver({ metrics, logger, costOf: backendCost, ...(workload ? { workload } : {}), tracer: tracing.tracer });
+  const telemetry = createObserver({ metrics, logger: requestLineLogger(logger), costOf: backendCost, ...(workload ? { workload } : {}), tracer: tracing.tracer });
   const proxy = await startProxy({
     telemetry,
     metrics: (accept?: string) => metrics.render(accept), // the scraper's Accept header picks the format

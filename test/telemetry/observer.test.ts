@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { backendCost } from '#proxy/cost/cost.ts';
-import { createLogger } from '#proxy/logger.ts';
+import { createLogger, requestLineLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { createTracing } from '#proxy/telemetry/tracing.ts';
@@ -47,7 +47,7 @@ beforeAll(async () => {
       },
       { name: 'ns/self-hosted', models: ['local'], backends: [{ name: 'vllm', provider: 'anthropic', model: 'in-house-model', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
     ],
-    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger, costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
+    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger: requestLineLogger(logger), costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
   );
 });
 afterAll(async () => {
