@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatCompletion, ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
 import { UnsupportedRequestError, type StreamOutput } from '../providers/adapter.ts';
+import { enforceZeroRetention } from '../policy/retention.ts';
 import { dispatch, type DispatchDeps, type DispatchResult } from '../routing/dispatch.ts';
 import { targetOf, type Runtime } from '../runtime/runtime.ts';
 import type { Telemetry } from '../telemetry/hooks.ts';
@@ -64,6 +65,10 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       const route = runtime.routeFor(request.model);
       if (!route) {
         throw modelNotFound(request.model, runtime.models);
+      }
+      if (operation === 'chat' && runtime.config.policy.requireZeroDataRetention) {
+        const decision = enforceZeroRetention('chat/completions', request as unknown as Record<string, unknown>);
+        if (!decision.allowed) throw new ProxyError(403, 'denied_by_policy', decision.message, { type: 'permission_error', param: decision.param });
       }
       const stream = operation === 'chat' && (request as ChatCompletionRequest).stream === true;
       const clientWantsUsage = stream && (request as ChatCompletionRequest).stream_options?.include_usage === true;

@@ -9,6 +9,7 @@ import type Server from 'http-proxy';
 import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
+import { enforceZeroRetention } from '../policy/retention.ts';
 import { readJsonBody } from './body.ts';
 import { overloaded, overloadedError, type HandlerContext } from './chat.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
@@ -58,6 +59,10 @@ export function passthroughHandler(ctx: HandlerContext) {
         throw new ProxyError(415, 'unsupported_media_type', `only JSON requests are forwarded (they are routed by their "model"); POST /v1/${path} sent ${String(req.headers['content-type'] ?? 'no content-type').slice(0, 100)}`);
       }
       const body = await readJsonBody(req, runtime.config.server.maxBodyBytes);
+      if (runtime.config.policy.requireZeroDataRetention && typeof body === 'object' && body !== null && !Array.isArray(body)) {
+        const decision = enforceZeroRetention(path, body as Record<string, unknown>);
+        if (!decision.allowed) throw new ProxyError(403, 'denied_by_policy', decision.message, { type: 'permission_error', param: decision.param });
+      }
       if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof (body as { model?: unknown }).model !== 'string') {
         throw new ProxyError(400, 'invalid_request', 'model is required and must be a string', { param: 'model' });
       }
