@@ -26,7 +26,8 @@ export interface BackendStatus {
   message: string;
 }
 
-export type RouteReason = 'Compiled' | 'InvalidSpec' | 'ModelConflict' | 'NoAdmittedBackends';
+/** `ConfigMapRefused` is set by the reconciler (the API server refused the compiled ConfigMap), never by compile. */
+export type RouteReason = 'Compiled' | 'InvalidSpec' | 'ModelConflict' | 'NoAdmittedBackends' | 'ConfigMapRefused';
 
 export interface RouteStatus {
   /** metadata.name of the LLMRoute (or `(document N)` when it had none). */
@@ -88,6 +89,7 @@ function compileBackend(spec: RouteBackendSpec, secretsDir: string, routePricing
   const timeouts: BackendConfig['timeouts'] = {};
   if (spec.timeouts?.connect) timeouts.connectMs = parseDuration(spec.timeouts.connect)!;
   if (spec.timeouts?.firstToken) timeouts.firstTokenMs = parseDuration(spec.timeouts.firstToken)!;
+  if (spec.timeouts?.idle) timeouts.idleMs = parseDuration(spec.timeouts.idle)!;
   if (spec.timeouts?.total) timeouts.totalMs = parseDuration(spec.timeouts.total)!;
   const backend: BackendConfig = {
     name: spec.name,
@@ -219,6 +221,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
         backoffMs: route.spec.retries?.backoff ? parseDuration(route.spec.retries.backoff)! : 100,
         maxBackoffMs: route.spec.retries?.maxBackoff ? parseDuration(route.spec.retries.maxBackoff)! : 10_000,
       },
+      ...(route.spec.timeouts?.request ? { timeouts: { requestMs: parseDuration(route.spec.timeouts.request)! } } : {}),
     });
     for (const m of route.spec.models) modelOwner.set(m, routeName);
     status.compiled = true;

@@ -5,7 +5,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { compile } from '../compile/compile.ts';
 import { API_GROUP, API_VERSION, type LLMRoute } from '../api/llmroute.ts';
-import { CONFIG_KEY, configMapFor, FIELD_MANAGER } from './configmap.ts';
+import type { RouteStatus } from '../compile/compile.ts';
+import { CONFIG_KEY, CONFIGMAP_NAME, configMapFor, FIELD_MANAGER } from './configmap.ts';
 import { policyStatus, routeStatus, sameStatus, type LLMPolicyStatus, type LLMRouteStatus } from './status.ts';
 import { StatusWriter, type StatusTarget } from './status-writer.ts';
 import type { EventRecorder } from './events.ts';
@@ -42,11 +43,19 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
   const withConfigMap = routes.length > 0 || sources.configMapExists(namespace);
   if (!withConfigMap && policies.length === 0) return { applied: false, statusUpdates: 0 };
   const result = compile(routes, policies, { namespace, ...(options.secretsDir ? { secretsDir: options.secretsDir } : {}) });
+  /** Why the API server refused the ConfigMap for good (retrying the same one cannot help); routes say so. */
+  let refused: { error: unknown; message: string } | undefined;
   if (withConfigMap) {
     const owners = routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! }));
     const configMap = configMapFor(namespace, result, owners);
     clients.applying?.(namespace, configMap.data[CONFIG_KEY]);
-    await clients.objects.patch(configMap, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+    try {
+      await clients.objects.patch(configMap, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+    } catch (error) {
+      const message = refusalOf(error);
+      if (message === undefined) throw error; // transient (network, 409, 429, 5xx): retried, statuses left alone
+      refused = { error, message };
+    }
   }
 
   let statusUpdates = 0;
@@ -67,7 +76,7 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
   for (const status of result.routes) {
     const route = routesByName.get(status.name);
     if (!route) continue;
-    const next = routeStatus(status, route.status, now);
+    const next = routeStatus(refused ? notApplied(status, refused.message) : status, route.status, now);
     const t = routeTargets.get(status.name)!;
     clients.events?.route(t, route.status, next);
     if (sameStatus(next, route.status)) continue;
@@ -82,7 +91,33 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
     if (sameStatus(next, policy.status)) continue;
     if (clients.statuses.submit(t, next)) statusUpdates++;
   }
+  if (refused) throw refused.error; // still retried (rate-limited): the cause may be fixed outside (RBAC, quota)
   return { applied: withConfigMap, generation: result.config.generation, statusUpdates };
+}
+
+/**
+ * The API server's reason when it refused the ConfigMap itself (400, 403, 413, 422: too large,
+ * forbidden, invalid); undefined for errors worth a plain retry. The ConfigMap holds no secret, so
+ * the server's message may be shown (cut).
+ */
+function refusalOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (code !== 400 && code !== 403 && code !== 413 && code !== 422) return undefined;
+  const body = (error as { body?: unknown }).body;
+  let detail = typeof body === 'string' ? body : '';
+  try {
+    const parsed = JSON.parse(detail) as { message?: unknown };
+    if (typeof parsed.message === 'string') detail = parsed.message;
+  } catch {
+    // not JSON: the raw text
+  }
+  return `HTTP ${code}${detail ? `: ${detail.slice(0, 500)}` : ''}`;
+}
+
+/** A compiled route whose ConfigMap was refused is not served: Ready turns False with the reason. */
+function notApplied(status: RouteStatus, message: string): RouteStatus {
+  if (!status.compiled) return status;
+  return { ...status, compiled: false, reason: 'ConfigMapRefused', message: `the API server refused the namespace ConfigMap ${CONFIGMAP_NAME} (${message}); the sidecars keep serving the last config they loaded` };
 }
 
 const PLURALS: Record<StatusTarget['kind'], string> = { LLMRoute: 'llmroutes', LLMPolicy: 'llmpolicies' };

@@ -14,7 +14,7 @@ const route = (name: string, backends: object[], uid = `uid-${name}`) => ({
 });
 const policy = (name: string, spec: object, generation = 1) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name, namespace: 'ns', uid: `uid-${name}`, generation }, spec });
 
-function harness(routes: object[], policies: object[]) {
+function harness(routes: object[], policies: object[], patchError?: () => unknown) {
   const applied: object[] = [];
   const written: Array<{ target: StatusTarget; status: Record<string, unknown> }> = [];
   const sent: OperatorEvent[] = [];
@@ -25,7 +25,13 @@ function harness(routes: object[], policies: object[]) {
     policies: () => policies as never,
     configMapExists: () => false,
   };
-  const objects = { patch: async (obj: object) => void applied.push(obj) } as never;
+  const objects = {
+    patch: async (obj: object) => {
+      const error = patchError?.();
+      if (error) throw error;
+      applied.push(obj);
+    },
+  } as never;
   const reconcile = async () => {
     const outcome = await reconcileNamespace('ns', sources, { objects, statuses, events });
     await statuses.idle();
@@ -87,5 +93,28 @@ describe('reconcileNamespace', () => {
     const h = harness([], []);
     expect(await h.reconcile()).toEqual({ applied: false, statusUpdates: 0 });
     expect(h.applied).toEqual([]);
+  });
+
+  test('a ConfigMap the API server refuses (too large) turns Ready False on its routes; a transient failure changes no status', async () => {
+    const tooLong = Object.assign(new Error('HTTP-Code: 422'), {
+      code: 422,
+      body: JSON.stringify({ kind: 'Status', message: 'ConfigMap "llmroute-config" is invalid: []: Too long: must have at most 1048576 bytes' }),
+    });
+    const unavailable = Object.assign(new Error('HTTP-Code: 503'), { code: 503, body: '' });
+    let failure: unknown = unavailable;
+    const h = harness([route('chat', [mistral])], [], () => failure);
+    const readyOf = (w: { status: Record<string, unknown> }) => (w.status as unknown as { conditions: Array<{ type: string; status: string; reason: string; message: string }> }).conditions.find((c) => c.type === 'Ready')!;
+
+    await expect(h.reconcile()).rejects.toBe(unavailable); // retried by the queue; statuses left alone
+    expect(h.written).toEqual([]);
+
+    failure = tooLong;
+    await expect(h.reconcile()).rejects.toBe(tooLong); // still retried: the cause may be fixed outside
+    expect(readyOf(h.written[0]!)).toMatchObject({ status: 'False', reason: 'ConfigMapRefused' });
+    expect(readyOf(h.written[0]!).message).toContain('Too long: must have at most 1048576 bytes');
+
+    failure = undefined;
+    expect(await h.reconcile()).toMatchObject({ applied: true });
+    expect(readyOf(h.written.at(-1)!)).toMatchObject({ status: 'True', reason: 'Ready' });
   });
 });
