@@ -145,6 +145,10 @@ class OpenAIStreamPassThrough implements StreamTranslator {
       this.finished = true;
       return [{ kind: 'error', error: malformed('the upstream sent an event that is not JSON') }];
     }
+    if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
+      this.finished = true;
+      return [{ kind: 'error', error: malformed('the upstream sent an event that is not a JSON object') }];
+    }
     if (event.event === 'error' || chunk.error !== undefined) {
       this.finished = true;
       return [{ kind: 'error', error: upstreamErrorFromStreamPayload(chunk) }];
@@ -155,11 +159,16 @@ class OpenAIStreamPassThrough implements StreamTranslator {
       // Usage-only chunk (shown only to clients that asked) or an Azure prompt-filter frame.
       return chunk.usage && this.options.clientWantsUsage ? [{ kind: 'chunk', json: data }] : [];
     }
+    if (choices.some((choice) => typeof choice !== 'object' || choice === null)) {
+      this.finished = true;
+      return [{ kind: 'error', error: malformed('the upstream sent a chunk whose choices are not objects') }];
+    }
     if (typeof chunk.model === 'string') this.responseModel = chunk.model;
     for (const choice of choices) {
-      if (!choice.finish_reason) continue;
+      const reason: unknown = choice.finish_reason; // upstream input: checked, not trusted to the type
+      if (typeof reason !== 'string' || reason === '') continue;
       this.sawFinishReason = true;
-      this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, choice.finish_reason);
+      this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, reason);
     }
     return [{ kind: 'chunk', json: data }];
   }

@@ -39,6 +39,10 @@ export class AnthropicStreamTranslator implements StreamTranslator {
       this.ended = true;
       return [{ kind: 'error', error: truncatedStream('the upstream sent an event that is not JSON') }];
     }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      this.ended = true;
+      return [{ kind: 'error', error: truncatedStream('the upstream sent an event that is not a JSON object') }];
+    }
     const type = payload.type ?? event.event;
     switch (type) {
       case 'message_start':

@@ -35,24 +35,30 @@ export class GeminiStreamTranslator implements StreamTranslator {
       this.ended = true;
       return [{ kind: 'error', error: geminiStreamError(error) }];
     }
-    const response = (Array.isArray(parsed) ? parsed[0] : parsed) as GeminiResponse;
+    const response = (Array.isArray(parsed) ? parsed[0] : parsed) as GeminiResponse | null | undefined;
+    if (typeof response !== 'object' || response === null || Array.isArray(response)) {
+      this.ended = true;
+      return [{ kind: 'error', error: truncatedStream('the upstream sent an event that is not a JSON object') }];
+    }
     if (response.usageMetadata) this.lastUsage = response.usageMetadata;
     this.out.identify(response.responseId ? `chatcmpl-${response.responseId}` : undefined, response.modelVersion);
     // The role chunk goes out with the first content (ChunkWriter), not before: thought-only chunks
     // commit nothing, so the attempt can still fail over.
     const out: StreamOutput[] = [];
-    const candidate = response.candidates?.[0];
-    if (!candidate) {
+    const candidate = Array.isArray(response.candidates) ? response.candidates[0] : undefined;
+    if (typeof candidate !== 'object' || candidate === null) {
       if (response.promptFeedback?.blockReason) out.push(...this.out.finish('content_filter'));
       return out;
     }
-    for (const part of candidate.content?.parts ?? []) {
+    const parts: unknown[] = Array.isArray(candidate.content?.parts) ? candidate.content.parts : [];
+    for (const part of parts as NonNullable<NonNullable<typeof candidate.content>['parts']>) {
+      if (typeof part !== 'object' || part === null) continue;
       if (part.functionCall) {
         const call = toolCallOf(part, this.signatures);
         out.push(...this.out.toolCall({ index: this.toolCalls++, id: call.id, type: 'function', function: call.function }));
       } else if (typeof part.text === 'string' && !part.thought) out.push(...this.out.text(part.text));
     }
-    if (candidate.finishReason) out.push(...this.out.finish(finishReasonOf(candidate.finishReason, this.toolCalls > 0)));
+    if (typeof candidate.finishReason === 'string' && candidate.finishReason !== '') out.push(...this.out.finish(finishReasonOf(candidate.finishReason, this.toolCalls > 0)));
     return out;
   }
 

@@ -1,0 +1,209 @@
+// Property-based fuzzing (fast-check) of the parsers that read untrusted bytes: the SSE reader under
+// every stream, the stream translators of each provider family, the request checker and the policy
+// decision. Each property runs thousands of generated inputs; a failure prints the smallest input
+// that breaks it (and its seed, to replay).
+import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { Readable } from 'node:stream';
+import { sseSource } from '#proxy/upstream/sse.ts';
+import type { BackendTarget, SseEvent, StreamOutput } from '#proxy/providers/adapter.ts';
+import { adapterFor } from '#proxy/providers/registry.ts';
+import { checkChatRequest, checkEmbeddingsRequest } from '#proxy/http/body.ts';
+import { ProxyError } from '#proxy/http/errors.ts';
+import { admitBackend, policyViolations } from '#proxy/policy/admit.ts';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
+
+// ---------------------------------------------------------------------------------------------
+// SSE: whatever the network chunking and line endings, the events read are the events sent.
+
+/** One line of event data: any Unicode text without line breaks (well-formed: it travels as UTF-8). */
+const dataLine = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !/[\r\n]/.test(s) && Buffer.from(s, 'utf8').toString('utf8') === s);
+const sseEvent = fc.record(
+  {
+    event: fc.stringMatching(/^[a-z_]{1,12}$/),
+    // Multi-line data travels as several `data:` lines and is joined with \n.
+    data: fc.array(dataLine, { minLength: 1, maxLength: 3 }).map((lines) => lines.join('\n')),
+  },
+  { requiredKeys: ['data'] },
+);
+
+function encode(events: Array<{ event?: string; data: string }>, newline: string, lastBlankLine: boolean): Uint8Array {
+  const text = events
+    .map((e, i) => {
+      const fields = `${e.event ? `event: ${e.event}${newline}` : ''}${e.data.split('\n').map((line) => `data: ${line}${newline}`).join('')}`;
+      return i === events.length - 1 && !lastBlankLine ? fields.slice(0, -newline.length) : fields + newline;
+    })
+    .join('');
+  return new TextEncoder().encode(text);
+}
+
+/** Cuts bytes at the given positions (anywhere: inside a line ending or a multi-byte character). */
+function chunked(bytes: Uint8Array, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const at of [...points, bytes.length]) {
+    if (at > from) chunks.push(Buffer.from(bytes.subarray(from, at)));
+    from = Math.max(from, at);
+  }
+  return chunks;
+}
+
+async function readAll(chunks: Buffer[]): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const source = sseSource(Readable.from(chunks));
+  for (let batch = await source.next(); batch !== undefined; batch = await source.next()) events.push(...batch);
+  return events;
+}
+
+describe('fuzz: SSE reader', () => {
+  test('events survive any chunking, \\n or \\r\\n endings, and a missing last blank line', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(sseEvent, { minLength: 1, maxLength: 8 }),
+        fc.constantFrom('\n', '\r\n'),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        async (events, newline, lastBlankLine, cuts) => {
+          const read = await readAll(chunked(encode(events, newline, lastBlankLine), cuts));
+          expect(read).toEqual(events.map((e) => (e.event ? { event: e.event, data: e.data } : { data: e.data })));
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Stream translators: any event sequence gives outputs, never an exception, and nothing after the end.
+
+const target = { config: { name: 'b', provider: 'openai', model: 'm' }, baseURL: 'https://x', options: {}, apiKey: undefined } as unknown as BackendTarget;
+
+/** A field's value of any type: the usual wrong types first, then arbitrary JSON. */
+const anything = fc.oneof({ arbitrary: fc.constantFrom(null, 0, -1, 1.5, '', 'x', true, [], {}), weight: 3 }, { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 });
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, anything);
+/** Provider-shaped events whose fields hold anything: where translators read, wrong types must not crash them. */
+const openaiShaped = fc.record(
+  { id: anything, model: anything, usage: anything, choices: maybe(fc.array(maybe(fc.record({ index: anything, delta: maybe(fc.record({ content: anything, role: anything, tool_calls: maybe(fc.array(anything, { maxLength: 2 })), reasoning_content: anything }, { requiredKeys: [] })), finish_reason: anything }, { requiredKeys: [] })), { maxLength: 2 })) },
+  { requiredKeys: ['choices'] },
+);
+const anthropicShaped = fc.record(
+  {
+    type: fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'ping'),
+    index: anything,
+    message: maybe(fc.record({ id: anything, model: anything, usage: anything }, { requiredKeys: [] })),
+    content_block: maybe(fc.record({ type: fc.constantFrom('text', 'tool_use', 'thinking'), id: anything, name: anything, text: anything }, { requiredKeys: [] })),
+    delta: maybe(fc.record({ type: fc.constantFrom('text_delta', 'input_json_delta', 'thinking_delta'), text: anything, partial_json: anything, stop_reason: anything }, { requiredKeys: [] })),
+    usage: anything,
+  },
+  { requiredKeys: ['type'] },
+);
+const geminiShaped = fc.record(
+  {
+    candidates: maybe(fc.array(maybe(fc.record({ content: maybe(fc.record({ parts: maybe(fc.array(maybe(fc.record({ text: anything, thought: anything, functionCall: anything, thoughtSignature: anything }, { requiredKeys: [] })), { maxLength: 3 })) }, { requiredKeys: [] })), finishReason: anything }, { requiredKeys: [] })), { maxLength: 2 })),
+    usageMetadata: anything,
+    promptFeedback: anything,
+    responseId: anything,
+    modelVersion: anything,
+  },
+  { requiredKeys: ['candidates'] },
+);
+
+/** Upstream events: provider-shaped JSON with wrong field types, arbitrary JSON, or junk. */
+const upstreamEvent = fc.oneof(
+  fc.oneof(openaiShaped, anthropicShaped, geminiShaped).map((v) => ({ data: JSON.stringify(v) })),
+  fc.record({ data: fc.jsonValue().map((v) => JSON.stringify(v)) }),
+  fc.record({ event: fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'message_delta', 'message_stop', 'error', 'ping'), data: fc.jsonValue().map((v) => JSON.stringify(v)) }),
+  fc.record({ data: fc.constantFrom('[DONE]', '', ' ', '{', 'null', '[]', '{"choices":null}', '{"choices":[{"index":"x","delta":null}]}', '{"candidates":[{"content":{"parts":[{"text":1}]}}]}') }),
+  fc.record({ data: fc.string({ maxLength: 30 }) }),
+);
+
+describe('fuzz: stream translators', () => {
+  for (const provider of ['openai', 'anthropic', 'gemini'] as const) {
+    test(`${provider}: push() and end() never throw, and nothing follows the terminal output`, () => {
+      const adapter = adapterFor(provider)!;
+      fc.assert(
+        fc.property(fc.array(upstreamEvent, { maxLength: 12 }), fc.boolean(), (events, clientWantsUsage) => {
+          const translator = adapter.createStreamTranslator(target, { clientWantsUsage, clientModel: 'client-model' });
+          const outputs: StreamOutput[] = [];
+          for (const event of events) outputs.push(...translator.push(event));
+          outputs.push(...translator.end());
+          const terminal = outputs.findIndex((o) => o.kind !== 'chunk');
+          expect(terminal === -1 ? outputs.length : terminal).toBeGreaterThanOrEqual(outputs.length - 1);
+          for (const output of outputs) if (output.kind === 'chunk') expect(() => JSON.parse(output.json)).not.toThrow();
+          translator.usage();
+          translator.summary();
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Request checker: any JSON body is either a request or a ProxyError (a 4xx), never a crash.
+
+const validChat = { model: 'chat', messages: [{ role: 'user', content: 'hi' }] };
+/** A valid request with one field replaced by an arbitrary JSON value (deep, wrong types, nulls). */
+const mutatedChat = fc
+  .record({ key: fc.constantFrom('model', 'messages', 'stream', 'stream_options', 'tools', 'tool_choice', 'max_tokens', 'temperature', 'n', 'response_format', 'store', 'user'), value: fc.jsonValue() })
+  .map(({ key, value }) => ({ ...validChat, [key]: value }));
+const mutatedMessage = fc.jsonValue().map((message) => ({ ...validChat, messages: [message] }));
+
+function accepts(check: (body: unknown) => unknown, body: unknown): void {
+  try {
+    check(body);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProxyError);
+    expect((err as ProxyError).status).toBeGreaterThanOrEqual(400);
+    expect((err as ProxyError).status).toBeLessThan(500);
+  }
+}
+
+describe('fuzz: request checker', () => {
+  test('chat: any JSON body is a request or a 4xx ProxyError', () => {
+    fc.assert(fc.property(fc.oneof(fc.jsonValue(), mutatedChat, mutatedMessage), (body) => accepts(checkChatRequest, body)), { numRuns: RUNS * 2 });
+  });
+
+  test('embeddings: any JSON body is a request or a 4xx ProxyError', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.jsonValue().map((input) => ({ model: 'e', input }))), (body) => accepts(checkEmbeddingsRequest, body)),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Policy: admitted exactly when no rule is broken, and every rule checked on the backend's own facts.
+
+const region = fc.constantFrom('eu-west', 'eu-central', 'us-east', 'global', '');
+const backendFacts = fc.record(
+  { provider: fc.constantFrom('openai', 'mistral', 'anthropic', 'gemini', 'azure-openai'), model: fc.constantFrom('gpt-4o', 'o1-mini', 'claude-sonnet-4-5', 'mistral-large-latest'), region, dataRetention: fc.constantFrom('zero', 'standard') },
+  { requiredKeys: ['provider', 'model'] },
+);
+const policy = fc.record(
+  {
+    allowedRegions: fc.array(region, { maxLength: 3 }),
+    allowedProviders: fc.array(fc.constantFrom('openai', 'mistral', 'anthropic', 'gemini'), { maxLength: 3 }),
+    deniedModels: fc.array(fc.constantFrom('gpt-4o', 'o1*', '*', 'claude-*'), { maxLength: 2 }),
+    requireZeroDataRetention: fc.boolean(),
+    logPrompts: fc.boolean(),
+  },
+  { requiredKeys: ['requireZeroDataRetention', 'logPrompts'] },
+);
+
+describe('fuzz: policy decision', () => {
+  test('admitted iff no violation; each rule that is broken is named', () => {
+    fc.assert(
+      fc.property(backendFacts, policy, (backend, p) => {
+        const violations = policyViolations(backend as never, p as never);
+        expect(admitBackend(backend as never, p as never).admitted).toBe(violations.length === 0);
+        if (p.allowedRegions && !(backend.region !== undefined && p.allowedRegions.includes(backend.region))) expect(violations.join()).toMatch(/region/);
+        if (p.allowedProviders && !(p.allowedProviders as string[]).includes(backend.provider)) expect(violations.join()).toMatch(/provider/);
+        if (p.requireZeroDataRetention && backend.dataRetention !== 'zero') expect(violations.join()).toMatch(/dataRetention/);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
