@@ -5,7 +5,18 @@ import type { BackendConfig, PolicyConfig } from '../config/schema.ts';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'DeniedByPolicy'; message: string };
 
-type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'>;
+type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'> & { options?: Readonly<Record<string, unknown>> | undefined };
+
+/**
+ * Where the config itself says data is processed globally, whatever `region` declares (reliability bar
+ * B15): Vertex AI's `global` location serves from any region. Such a backend passes `allowedRegions`
+ * only when the policy lists `global`.
+ */
+export function globalProcessing(backend: BackendFacts): string | undefined {
+  const vertex = backend.options?.vertex as { location?: unknown } | undefined;
+  if (backend.provider === 'gemini' && vertex?.location === 'global') return 'Vertex AI location global processes data in any region';
+  return undefined;
+}
 
 const list = (values: readonly string[]) => `[${values.join(', ')}]`;
 
@@ -16,7 +27,10 @@ export function modelDenied(model: string, deniedModels: readonly string[]): str
 /** Every rule the backend breaks, so a status can name all of them at once. */
 export function policyViolations(backend: BackendFacts, policy: PolicyConfig): string[] {
   const violations: string[] = [];
-  if (policy.allowedRegions) {
+  const global = globalProcessing(backend);
+  if (policy.allowedRegions && global !== undefined && !policy.allowedRegions.includes('global')) {
+    violations.push(`${global}, and allowedRegions ${list(policy.allowedRegions)} does not list global`);
+  } else if (policy.allowedRegions && global === undefined) {
     if (backend.region === undefined) violations.push(`region is not declared and allowedRegions is ${list(policy.allowedRegions)}`);
     else if (!policy.allowedRegions.includes(backend.region)) violations.push(`region ${backend.region} not in allowedRegions ${list(policy.allowedRegions)}`);
   }
