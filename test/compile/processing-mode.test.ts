@@ -7,7 +7,7 @@ import { startWith } from '#test/proxy/harness.ts';
 
 const meta = (name: string) => ({ name, namespace: 'shop', generation: 1 });
 const vertex = (location: string) => ({
-  name: `vertex-${location}`, provider: 'gemini', model: 'gemini-2.5-flash', region: 'europe-west4', dataRetention: 'zero',
+  name: `vertex-${location}`, provider: 'gemini', model: 'gemini-2.5-flash', region: 'europe-west4', dataRetention: 'zero' as const,
   credentials: { env: 'VERTEX_TOKEN' }, options: { vertex: { project: 'shop-prod-1234', location } },
 });
 const route = { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: meta('chat'), spec: { models: ['chat'], backends: [vertex('global'), vertex('europe-west4')] } };
