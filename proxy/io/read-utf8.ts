@@ -54,8 +54,24 @@ export function listenToBody(stream: Readable, listener: BodyListener): () => vo
   return detach;
 }
 
-/** Rejects with TooLargeError past `limitBytes` (the rest is left to drain), ClosedEarlyError if cut. */
-export function readUtf8(stream: Readable, limitBytes = Infinity): Promise<string> {
+/** What readUtf8 does past its limit when the default (drain, TooLargeError) does not fit the caller. */
+export interface OverLimit {
+  /** Destroy the stream (an upstream's answer: nothing more is wanted from it) rather than drain it. */
+  destroy: boolean;
+  /** The error to reject with. */
+  error(limitBytes: number): Error;
+}
+
+const DRAIN: OverLimit = { destroy: false, error: (limitBytes) => new TooLargeError(limitBytes) };
+
+const utf8Of = (chunks: Buffer[]): string => (chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+
+/**
+ * Rejects past `limitBytes`: by default with TooLargeError, the rest left to drain (a client's
+ * request: the 413 is still sent on its connection); `overLimit` can cut the stream instead.
+ * ClosedEarlyError if cut.
+ */
+export function readUtf8(stream: Readable, limitBytes = Infinity, overLimit: OverLimit = DRAIN): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -64,13 +80,42 @@ export function readUtf8(stream: Readable, limitBytes = Infinity): Promise<strin
         size += chunk.length;
         if (size > limitBytes) {
           detach();
-          reject(new TooLargeError(limitBytes));
-          stream.resume(); // keep reading (and dropping) until the answer is sent and the connection closes
+          chunks.length = 0;
+          if (overLimit.destroy) stream.destroy();
+          else stream.resume(); // keep reading (and dropping) until the answer is sent and the connection closes
+          reject(overLimit.error(limitBytes));
           return;
         }
         chunks.push(chunk);
       },
-      end: () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+      end: () => resolve(utf8Of(chunks)),
+      fail: reject,
+    });
+  });
+}
+
+/**
+ * The first `limitBytes` bytes of a body as UTF-8 text (all of it when shorter), never an error for
+ * its size: a longer body is cut (destroyed) at the limit instead of being read to its end, so an
+ * endless or huge body costs neither memory nor time. ClosedEarlyError if the other side cuts it.
+ */
+export function readUtf8Head(stream: Readable, limitBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const detach = listenToBody(stream, {
+      data(chunk) {
+        if (chunk.length <= limitBytes - size) {
+          size += chunk.length;
+          chunks.push(chunk);
+          return;
+        }
+        chunks.push(chunk.subarray(0, limitBytes - size));
+        detach();
+        stream.destroy();
+        resolve(utf8Of(chunks));
+      },
+      end: () => resolve(utf8Of(chunks)),
       fail: reject,
     });
   });

@@ -24,6 +24,93 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Length of an upstream message as the client sees it. */
+const MAX_MESSAGE_CHARS = 1000;
+/** Length of an upstream `type`, `code` or `param` as the client sees it. */
+const MAX_FIELD_CHARS = 200;
+/** How far past the cut the patterns look, so that a credential straddling it is still seen whole. */
+const SCAN_MARGIN_CHARS = 1000;
+const REDACTED = '[redacted]';
+
+/** A run of base64/hex characters that reads like a secret rather than a path, a model name or an id. */
+function looksRandom(run: string): boolean {
+  for (const part of run.split(/[/_-]/)) {
+    if (part.length < 16) continue;
+    const digits = /\d/.test(part);
+    const lower = /[a-z]/.test(part);
+    const upper = /[A-Z]/.test(part);
+    // Hex or base64 of random bytes mixes digits and letters, or both cases; words and numbers do not.
+    if ((digits && (lower || upper)) || (lower && upper)) return true;
+  }
+  return false;
+}
+
+/** Applied in order; each replaces what looks like a credential (or may carry one) in upstream text. */
+const REDACTIONS: ReadonlyArray<readonly [RegExp, string | ((match: string) => string)]> = [
+  // A URL may carry a key in its query (Gemini's `?key=`), its user info or its path.
+  [/https?:\/\/\S+/gi, '[url]'],
+  // Credential headers quoted in a message: `Authorization: Bearer x`, `x-api-key: x`, `api-key=x`.
+  [/\b(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|ocp-apim-subscription-key)(["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+/gi, `$1$2${REDACTED}`],
+  [/\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
+  // `key=`, `api_key=`, `access_token=`, `client_secret=`... (a query string without its URL, a form body).
+  [/\b([\w.-]{0,40}?(?:key|token|secret|password|passwd|signature|sig|credential))\s*=\s*[^\s&#"',;)]+/gi, `$1=${REDACTED}`],
+  // Keys with a vendor prefix: OpenAI/Anthropic/OpenRouter `sk-`, Groq `gsk_`, xAI, Perplexity, Hugging Face, Replicate, GitHub, GitLab.
+  [/\b(?:sk|pk|rk|gsk|xai|pplx|hf|r8|gh[pousr]|github_pat|glpat)[-_][A-Za-z0-9_-]{8,}/g, REDACTED],
+  // Google API keys and OAuth access tokens, AWS access key ids, JWTs.
+  [/\bAIza[0-9A-Za-z_-]{20,}/g, REDACTED],
+  [/\bya29\.[0-9A-Za-z_.-]{16,}/g, REDACTED],
+  [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
+  [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  // Long base64 / base64url / hex runs that look random (not `projects/x/locations/y` or a model name).
+  [/[A-Za-z0-9+/_-]{32,}={0,2}/g, (run) => (looksRandom(run) ? REDACTED : run)],
+];
+
+/**
+ * Upstream text is shown to the client, so anything that looks like a credential or a URL (which may
+ * carry `?key=`) is cut out, and the length is bounded. Patterns only: the backend's own key is cut
+ * out exactly by redactSecret, where the caller knows it.
+ */
+export function sanitizeUpstreamMessage(message: string, maxChars = MAX_MESSAGE_CHARS): string {
+  let text = message.length > maxChars + SCAN_MARGIN_CHARS ? message.slice(0, maxChars + SCAN_MARGIN_CHARS) : message;
+  for (const [pattern, replacement] of REDACTIONS) text = typeof replacement === 'string' ? text.replace(pattern, replacement) : text.replace(pattern, replacement);
+  return text.length > maxChars ? text.slice(0, maxChars) : text;
+}
+
+/** An upstream `type`, `code` or `param`: identifiers, bounded and redacted like messages. */
+const sanitizeField = (value: string): string => sanitizeUpstreamMessage(value, MAX_FIELD_CHARS);
+
+/** Pieces of a known secret this long are cut out too (a message quoting part of the key). */
+const SECRET_WINDOW = 8;
+
+/**
+ * Cuts one known secret (the backend's own key) out of a text: verbatim, URL-encoded, base64 and
+ * base64url encoded, and any piece of it of 8 characters or more. Keys shorter than that are left
+ * to the patterns (they would match ordinary words).
+ */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (secret === undefined || secret.length < SECRET_WINDOW) return text;
+  const whole = Buffer.from(secret, 'utf8');
+  for (const form of [secret, encodeURIComponent(secret), whole.toString('base64'), whole.toString('base64url')]) {
+    if (text.includes(form)) text = text.split(form).join(REDACTED);
+  }
+  for (let i = 0; i + SECRET_WINDOW <= secret.length; i++) {
+    const piece = secret.slice(i, i + SECRET_WINDOW);
+    if (text.includes(piece)) text = text.split(piece).join(REDACTED);
+  }
+  return text;
+}
+
+/** redactSecret over every text field of a classified error (mutates and returns it). */
+export function redactSecretInError(error: UpstreamError, secret: string | undefined): UpstreamError {
+  if (secret === undefined || secret.length < SECRET_WINDOW) return error;
+  const body = error.body.error;
+  body.message = redactSecret(body.message, secret);
+  body.type = redactSecret(body.type, secret);
+  if (body.param !== null) body.param = redactSecret(body.param, secret);
+  if (body.code !== null) body.code = redactSecret(body.code, secret);
+  return error;
+}
+
 export function reasonForStatus(status: number): string {
   if (status === 429) return 'rate_limited';
   if (status === 529 || status === 503) return 'overloaded';
@@ -51,17 +138,19 @@ export function classifyOpenAIStyleError(status: number, headers: UpstreamHeader
   try {
     const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; type?: unknown; code?: unknown };
     const err = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as Record<string, unknown>;
-    if (typeof err.message === 'string' && err.message) message = err.message;
-    else if (typeof parsed.error === 'string') message = parsed.error;
-    if (typeof err.type === 'string') type = err.type;
+    if (typeof err.message === 'string' && err.message) message = sanitizeUpstreamMessage(err.message);
+    else if (typeof parsed.error === 'string' && parsed.error) message = sanitizeUpstreamMessage(parsed.error);
+    if (typeof err.type === 'string') type = sanitizeField(err.type);
     if (typeof err.code === 'string') code = err.code;
     else if (typeof err.code === 'number') code = String(err.code);
-    if (typeof err.param === 'string') param = err.param;
+    if (typeof err.param === 'string') param = sanitizeField(err.param);
   } catch {
     /* not JSON: keep the generic message; never echo arbitrary upstream bodies */
   }
-  const retryable = isRetryableStatus(status) && !(code !== null && NOT_RETRYABLE_CODES.has(code));
-  const result: UpstreamError = { status, retryable, reason: code !== null && NOT_RETRYABLE_CODES.has(code) ? 'quota_exceeded' : reasonForStatus(status), body: { error: { message, type, param, code } } };
+  const quota = code !== null && NOT_RETRYABLE_CODES.has(code);
+  if (code !== null) code = sanitizeField(code);
+  const retryable = isRetryableStatus(status) && !quota;
+  const result: UpstreamError = { status, retryable, reason: quota ? 'quota_exceeded' : reasonForStatus(status), body: { error: { message, type, param, code } } };
   const wait = retryAfterMs(headers);
   if (wait !== undefined) result.retryAfterMs = wait;
   return result;
@@ -72,10 +161,10 @@ export function upstreamErrorFromStreamPayload(payload: { error?: unknown }): Up
   const err = (payload.error ?? {}) as { message?: unknown; type?: unknown; code?: unknown };
   const body: OpenAIErrorBody = {
     error: {
-      message: typeof err.message === 'string' ? err.message : 'the upstream reported an error mid-stream',
-      type: typeof err.type === 'string' ? err.type : 'upstream_error',
+      message: typeof err.message === 'string' && err.message ? sanitizeUpstreamMessage(err.message) : 'the upstream reported an error mid-stream',
+      type: typeof err.type === 'string' ? sanitizeField(err.type) : 'upstream_error',
       param: null,
-      code: typeof err.code === 'string' ? err.code : 'upstream_stream_error',
+      code: typeof err.code === 'string' ? sanitizeField(err.code) : 'upstream_stream_error',
     },
   };
   return { status: 502, retryable: false, reason: 'stream_error', body };

@@ -3,7 +3,7 @@
 // sidecar about 6 MB of resident memory for no CPU gain in our measurements.
 // Redirects are never followed (node's client does not follow them; a 3xx is an upstream error).
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { readUtf8 } from '../io/read-utf8.ts';
+import { readUtf8, readUtf8Head, type OverLimit } from '../io/read-utf8.ts';
 import { nodeHttp, nodeHttps } from '../io/builtins.ts';
 
 export interface UpstreamCall {
@@ -163,5 +163,51 @@ class StaleSocketError extends Error {
   }
 }
 
-/** Reads a whole response body as UTF-8 text. */
-export const readText = (body: IncomingMessage): Promise<string> => readUtf8(body);
+/**
+ * An error answer is read up to this many bytes, the rest dropped: enough to classify it (provider
+ * error bodies are a few hundred bytes), and a huge or endless one is answered at once.
+ */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/**
+ * A whole (non-streamed) 2xx body may be this large. Generous because embeddings answers are big:
+ * a full batch (2048 inputs) of 3072-dimension vectors is ~35 MB as base64 (the openai SDK's
+ * default encoding), but ~90 MB or more as float JSON, which this cap refuses.
+ */
+export const MAX_RESPONSE_BODY_BYTES = 64 * 1024 * 1024;
+
+/** An upstream's 2xx body was larger than the limit: the response was destroyed (the client sees 502). */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'upstream_response_too_large';
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    super(`upstream response body larger than ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+const CUT_RESPONSE: OverLimit = { destroy: true, error: (limitBytes) => new ResponseTooLargeError(limitBytes) };
+
+export interface ReadLimits {
+  /** Bytes of a 2xx body; past it, ResponseTooLargeError. Default MAX_RESPONSE_BODY_BYTES. */
+  bodyBytes?: number;
+  /** Bytes kept of a non-2xx body; the rest is dropped. Default MAX_ERROR_BODY_BYTES. */
+  errorBodyBytes?: number;
+}
+
+/**
+ * Reads a response body as UTF-8 text, bounded by its status. A 2xx body is read whole up to
+ * `bodyBytes`: past it (or when Content-Length says so) the response is destroyed and the promise
+ * rejects with ResponseTooLargeError. Any other status is an error answer: its first
+ * `errorBodyBytes` are returned and the rest is cut off, never an error for its size.
+ */
+export function readText(body: IncomingMessage, limits?: ReadLimits): Promise<string> {
+  const status = body.statusCode;
+  if (status !== undefined && (status < 200 || status >= 300)) return readUtf8Head(body, limits?.errorBodyBytes ?? MAX_ERROR_BODY_BYTES);
+  const limitBytes = limits?.bodyBytes ?? MAX_RESPONSE_BODY_BYTES;
+  const declared = body.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limitBytes) {
+    body.destroy();
+    return Promise.reject(new ResponseTooLargeError(limitBytes));
+  }
+  return readUtf8(body, limitBytes, CUT_RESPONSE);
+}

@@ -6,7 +6,7 @@
 // end-of-stream tracking and a promise chain per stream, which cost the streaming path more than
 // parsing the events did. Backpressure is kept: the body is paused while a batch waits unread.
 import type { Readable } from 'node:stream';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import type { SseEvent } from '../providers/adapter.ts';
 import { listenToBody } from '../io/read-utf8.ts';
 
@@ -15,13 +15,40 @@ export interface SseSource {
   next(): Promise<SseEvent[] | undefined>;
 }
 
-export function sseSource(body: Readable): SseSource {
+/**
+ * Characters one event may buffer before it is complete: an unfinished line plus the `data:` lines
+ * of an event whose blank line has not arrived. Real events are a few KiB (a large tool call's
+ * arguments, a base64 image in a chunk: a few MiB at most).
+ */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** An upstream event (or a line without its end) outgrew the limit: the upstream response was destroyed. */
+export class SseEventTooLargeError extends Error {
+  readonly code = 'upstream_event_too_large';
+  readonly limitChars: number;
+  constructor(limitChars: number) {
+    super(`upstream event larger than ${limitChars} characters`);
+    this.limitChars = limitChars;
+  }
+}
+
+/**
+ * The parser bounds what it buffers (`maxBufferSize`, checked once per chunk it is fed): past the
+ * limit the source fails with SseEventTooLargeError and the body is destroyed, which aborts the
+ * upstream response; events complete before the oversized one are still delivered first.
+ */
+export function sseSource(body: Readable, maxEventChars = MAX_SSE_EVENT_CHARS): SseSource {
   const decoder = new TextDecoder('utf-8');
   let parsed: SseEvent[] = [];
+  let overflow = false;
   const parser = createParser({
     onEvent(message: EventSourceMessage) {
       parsed.push(message.event ? { event: message.event, data: message.data } : { data: message.data });
     },
+    onError(err: ParseError) {
+      if (err.type === 'max-buffer-size-exceeded') overflow = true;
+    },
+    maxBufferSize: maxEventChars,
   });
   const ready: SseEvent[][] = [];
   let ended = false;
@@ -47,10 +74,18 @@ export function sseSource(body: Readable): SseSource {
     ready.push(parsed);
     parsed = [];
   };
-  listenToBody(body, {
+  const detach = listenToBody(body, {
     data(chunk) {
       parser.feed(decoder.decode(chunk, { stream: true }));
       take();
+      if (overflow) {
+        // The parser has dropped its buffer and refuses more input: stop reading and cut the upstream.
+        detach();
+        body.destroy();
+        failure = new SseEventTooLargeError(maxEventChars);
+        settle();
+        return;
+      }
       if (ready.length > 0 && !waiting) body.pause(); // nobody is reading: stop pulling from the socket
       settle();
     },

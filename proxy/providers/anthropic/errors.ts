@@ -28,6 +28,7 @@ export function classifyAnthropicError(status: number, headers: UpstreamHeaders,
 
 /** An `event: error` inside a 200 stream (overloaded_error is the common one). */
 export function anthropicStreamError(error: { type?: string; message?: string } | undefined): UpstreamError {
-  const facts = factsFor(0, error?.type ?? 'api_error');
-  return upstreamError({ ...facts, message: error?.message || 'anthropic reported an error mid-stream' });
+  // Upstream JSON: the fields are checked, not trusted to have their declared types.
+  const facts = factsFor(0, typeof error?.type === 'string' ? error.type : 'api_error');
+  return upstreamError({ ...facts, message: typeof error?.message === 'string' && error.message ? error.message : 'anthropic reported an error mid-stream' });
 }

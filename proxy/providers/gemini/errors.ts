@@ -16,7 +16,8 @@ type Facts = Omit<ErrorFacts, 'message'>;
 const AUTH_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_SERVICE_BLOCKED', 'API_KEY_HTTP_REFERRER_BLOCKED', 'ACCESS_TOKEN_EXPIRED', 'CREDENTIALS_MISSING']);
 
 function factsFor(status: number, error: GeminiErrorBody): Facts {
-  const reasons = (error.details ?? []).map((d) => d.reason).filter((r): r is string => typeof r === 'string');
+  // Upstream JSON: `details` is checked, not trusted to be an array of objects.
+  const reasons = (Array.isArray(error.details) ? error.details : []).map((d) => (d as { reason?: unknown } | null)?.reason).filter((r): r is string => typeof r === 'string');
   if (reasons.some((r) => AUTH_REASONS.has(r)) || status === 401 || error.status === 'UNAUTHENTICATED') {
     return { status: 401, retryable: false, reason: 'unauthorized', type: 'authentication_error', code: 'upstream_auth_failed' };
   }
@@ -61,5 +62,6 @@ export function classifyGeminiError(status: number, headers: UpstreamHeaders, bo
 
 /** An error object that arrived as a stream event. */
 export function geminiStreamError(error: GeminiErrorBody): UpstreamError {
-  return upstreamError({ ...factsFor(typeof error.code === 'number' ? error.code : 502, error), message: error.message || 'gemini reported an error mid-stream' });
+  const message = typeof error.message === 'string' && error.message ? error.message : 'gemini reported an error mid-stream';
+  return upstreamError({ ...factsFor(typeof error.code === 'number' ? error.code : 502, error), message });
 }

@@ -1,17 +1,9 @@
 // Building blocks for classifying non-OpenAI upstream errors into the OpenAI-shaped UpstreamError.
 import type { UpstreamError, UpstreamHeaders } from '../adapter.ts';
-import { retryAfterMs } from '../openai-errors.ts';
+import { retryAfterMs, sanitizeUpstreamMessage } from '../openai-errors.ts';
 
-/**
- * An upstream message is shown to the client, so anything that looks like a credential or a URL
- * (which may carry `?key=`) is cut out, and the length is bounded.
- */
-export function sanitizeUpstreamMessage(message: string): string {
-  return message
-    .replace(/https?:\/\/\S+/gi, '[url]')
-    .replace(/\b(sk-[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,}|[A-Za-z0-9_-]{32,})\b/g, '[redacted]')
-    .slice(0, 1000);
-}
+// The redaction of upstream text lives with the OpenAI-dialect errors, which use it too.
+export { redactSecret, redactSecretInError, sanitizeUpstreamMessage } from '../openai-errors.ts';
 
 export interface ErrorFacts {
   status: number;
