@@ -6,11 +6,37 @@ import { configGeneration } from './generation.ts';
 
 export type ParseResult = { ok: true; config: ProxyConfig } | { ok: false; issues: ConfigIssue[] };
 
+/** Largest config.yaml accepted, in bytes: a ConfigMap holds at most 1 MiB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Deepest YAML nesting accepted (the config's own shape is 6 levels deep; provider options add a few). */
+const MAX_CONFIG_DEPTH = 64;
+
+class YamlAliasError extends Error {}
+
+/**
+ * Refuses anchors, hence aliases: an alias cannot resolve without an anchor. The compiled config never
+ * has them (the operator dumps with noRefs), and a few hundred bytes of nested aliases expand into a
+ * tree of millions of nodes for the schema check and the generation hash (an "alias bomb"). Reads the
+ * parser's own anchor table after each node, so `&` and `*` inside scalars are content, as they should be.
+ */
+function refuseAnchors(eventType: 'open' | 'close', state: unknown): void {
+  if (eventType !== 'close') return;
+  const anchors = (state as { anchorMap?: Record<string, unknown> }).anchorMap;
+  if (anchors === undefined) throw new YamlAliasError('the YAML parser did not expose its anchors');
+  for (const name in anchors) throw new YamlAliasError(`YAML anchors and aliases are not allowed in the config (anchor &${name.slice(0, 40)})`);
+}
+
 export function parseConfigText(text: string): ParseResult {
+  // Cheap bound first (a UTF-16 code unit is at least one UTF-8 byte), exact when it could matter.
+  if (text.length > MAX_CONFIG_BYTES || (text.length * 3 > MAX_CONFIG_BYTES && Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES)) {
+    return { ok: false, issues: [{ path: '(root)', message: `the config is larger than ${MAX_CONFIG_BYTES} bytes` }] };
+  }
   let raw: unknown;
   try {
-    raw = yaml.load(text, { schema: yaml.JSON_SCHEMA });
+    // maxDepth is a js-yaml 4.3 option its types do not declare yet.
+    raw = yaml.load(text, { schema: yaml.JSON_SCHEMA, listener: refuseAnchors, maxDepth: MAX_CONFIG_DEPTH } as yaml.LoadOptions);
   } catch (err) {
+    if (err instanceof YamlAliasError) return { ok: false, issues: [{ path: '(root)', message: err.message }] };
     return { ok: false, issues: [{ path: '(root)', message: `not valid YAML: ${(err as Error).message.split('\n')[0]}` }] };
   }
   return parseConfigObject(raw);

@@ -1,7 +1,7 @@
 // Holds the runtime in force and swaps it atomically. A config that fails to parse or build is
 // refused and the last good one stays; the outcome is logged and reported to telemetry.
-import { readFile } from 'node:fs/promises';
-import { parseConfigText } from '../config/parse.ts';
+import { open } from 'node:fs/promises';
+import { MAX_CONFIG_BYTES, parseConfigText } from '../config/parse.ts';
 import { formatIssues, type ConfigIssue } from '../config/issues.ts';
 import type { Telemetry } from '../telemetry/hooks.ts';
 import { buildRuntime, type Runtime } from './runtime.ts';
@@ -36,9 +36,16 @@ export class ConfigStore {
     return this.lastError;
   }
 
+  /** Whatever throws while parsing or building refuses the config like an invalid one (the last good one stays). */
   loadText(text: string, source: string): LoadOutcome {
-    const parsed = parseConfigText(text);
-    const built = parsed.ok ? buildRuntime(parsed.config, this.env) : parsed;
+    let built: ReturnType<typeof buildRuntime>;
+    try {
+      const parsed = parseConfigText(text);
+      built = parsed.ok ? buildRuntime(parsed.config, this.env) : parsed;
+    } catch (err) {
+      const message = err instanceof RangeError ? 'the config is too deeply nested or too large to process' : 'the config could not be processed';
+      built = { ok: false, issues: [{ path: '(root)', message: `${message} (${err instanceof Error ? err.name : 'error'})` }] };
+    }
     if (!built.ok) {
       this.lastError = formatIssues(built.issues);
       this.logger.error({ source, issues: built.issues, generationInForce: this.current?.generation ?? null }, 'config refused; keeping the last good config');
@@ -55,17 +62,39 @@ export class ConfigStore {
     return { ok: true, generation: built.runtime.generation, changed };
   }
 
+  /** A missing, unreadable, oversized or invalid file is refused, never a rejection: the file watcher calls this without awaiting. */
   async loadFile(path: string): Promise<LoadOutcome> {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readBounded(path, MAX_CONFIG_BYTES);
     } catch (err) {
-      const issues = [{ path: '(file)', message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }];
+      const reason = err instanceof ConfigTooLargeError ? `larger than ${MAX_CONFIG_BYTES} bytes` : ((err as NodeJS.ErrnoException).code ?? 'error');
+      const issues = [{ path: '(file)', message: `cannot read ${path}: ${reason}` }];
       this.lastError = formatIssues(issues);
       this.logger.error({ source: path, issues }, 'config unreadable; keeping the last good config');
       this.telemetry.configLoaded({ ok: false, issues: 1 });
       return { ok: false, issues };
     }
     return this.loadText(text, path);
+  }
+}
+
+class ConfigTooLargeError extends Error {}
+
+/** The file's text, read no further than `limit` bytes (a config file is never read whole when it is too big). */
+async function readBounded(path: string, limit: number): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(limit + 1);
+    let size = 0;
+    while (size < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, size, buffer.length - size, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+    }
+    if (size > limit) throw new ConfigTooLargeError();
+    return buffer.toString('utf8', 0, size);
+  } finally {
+    await handle.close();
   }
 }
