@@ -110,7 +110,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   };
   let watcher: WatchHandle | undefined;
   if (configPath !== undefined && options.configText === undefined) {
-    watcher = watchFile(configPath, () => void reload(), options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {});
+    // Never an unhandled rejection from a watcher callback: a failed reload keeps the config in force.
+    watcher = watchFile(configPath, () => void reload().catch((err: unknown) => logger.error({ error: String((err as Error)?.message ?? err) }, 'config reload failed; keeping the config in force')), options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {});
   }
   logger.info({ llmUrl, adminUrl, generation: store.runtime()?.generation ?? null }, 'llmroute proxy listening');
 
