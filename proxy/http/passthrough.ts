@@ -11,6 +11,7 @@ import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
 import { readJsonBody } from './body.ts';
+import { relayResponse } from './relay-response.ts';
 import { overloaded, overloadedError, type HandlerContext } from './chat.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
@@ -25,12 +26,15 @@ const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export function passthroughHandler(ctx: HandlerContext) {
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
+  /** The key each forwarded request was sent with, to remove from an error answer that echoes it. */
+  const keys = new WeakMap<IncomingMessage, string | undefined>();
   // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
   // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
   let proxyServer: Promise<Server> | undefined;
   const proxyOnce = () => (proxyServer ??= import('http-proxy').then(({ default: httpProxy }) => {
-    const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false });
+    const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false, selfHandleResponse: true });
     proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req)));
     return proxy;
   }));
 
@@ -71,7 +75,9 @@ export function passthroughHandler(ctx: HandlerContext) {
       if (!route) throw modelNotFound(model, runtime.models);
       telemetry.routeResolved({ route: route.config.name, clientModel: model, stream: false, logPrompts: runtime.config.policy.logPrompts, deniedBackends: route.deniedNames });
       const backend = nativeBackend(route.allowed, route.config.name, path);
-      const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, targetOf(backend));
+      const backendTarget = targetOf(backend);
+      const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
+      keys.set(req, backendTarget.apiKey);
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
       const proxy = await proxyOnce();

@@ -84,4 +84,16 @@ describe('pass-through of other /v1 endpoints', () => {
     await pending;
     await waitFor(() => fake.aborted > abortedBefore);
   });
+
+  test('an error answer that echoes the backend key reaches the client sanitized: no form of the key, the rest kept', async () => {
+    const key = 'sk-backend-secret';
+    fake.queue({ status: 401, body: { error: { message: `Incorrect API key provided: ${key}. Retry at https://api.example.com/v1?key=${key}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } });
+    const response = await fetch(`${started.proxy.llmUrl}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mixed', input: 'hi' }) });
+    expect(response.status).toBe(401);
+    const text = await response.text();
+    for (let i = 0; i + 8 <= key.length; i++) expect(text).not.toContain(key.slice(i, i + 8));
+    const { error } = JSON.parse(text) as { error: { message: string; code: string } };
+    expect(error.message).toContain('Incorrect API key provided');
+    expect(error.code).toBe('invalid_api_key');
+  });
 });
