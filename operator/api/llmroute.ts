@@ -1,7 +1,7 @@
 // LLMRoute, the object application teams write (group llmroute.dev, version v1alpha1).
 // The CRD's OpenAPI schema (crds/) and this zod schema describe the same shape; a test keeps them aligned.
 import { z } from 'zod';
-import { PROVIDERS, STRATEGIES } from '../../proxy/config/schema.ts';
+import { baseURLSchema, PROVIDERS, STRATEGIES } from '../../proxy/config/schema.ts';
 import { parseDuration } from './duration.ts';
 
 export const API_GROUP = 'llmroute.dev';
@@ -9,6 +9,8 @@ export const API_VERSION = 'v1alpha1';
 export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 
 const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be a duration such as 250ms, 2s or 1m30s' });
+/** A timeout: a duration within the compiled config's bound (24h), so compile never emits one it refuses. */
+const timeout = duration.refine((s) => (parseDuration(s) ?? 0) <= 24 * 3_600_000, { message: 'must be at most 24h' });
 
 /** USD per million tokens. */
 const price = z.number().min(0).max(100_000);
@@ -41,12 +43,14 @@ export const routeBackendSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lower-case alphanumerics and dashes').max(63),
   provider: z.enum(PROVIDERS),
   model: z.string().min(1),
-  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Same rules as the compiled config's (proxy/config/schema.ts); the CRD has the same pattern. */
+  baseURL: baseURLSchema.optional(),
   region: z.string().min(1).optional(),
   dataRetention: z.enum(['zero', 'standard']).optional(),
   credentials: routeCredentialsSchema.optional(),
   weight: z.number().int().min(0).max(1_000_000).optional(),
-  timeouts: z.strictObject({ connect: duration.optional(), firstToken: duration.optional(), total: duration.optional() }).optional(),
+  /** Per attempt; `idle`: longest silence between two chunks of a stream (default 60s). */
+  timeouts: z.strictObject({ connect: timeout.optional(), firstToken: timeout.optional(), idle: timeout.optional(), total: timeout.optional() }).optional(),
   pricing: pricingSchema.optional(),
   options: z.record(z.string(), z.unknown()).optional(),
 });
@@ -57,6 +61,9 @@ export const routeSpecSchema = z
     strategy: z.enum(STRATEGIES).optional(),
     backends: z.array(routeBackendSchema).min(1),
     retries: z.strictObject({ attempts: z.number().int().min(0).max(10).optional(), backoff: duration.optional(), maxBackoff: duration.optional() }).optional(),
+    /** `request`: one deadline for the whole request, failovers, retries and backoff included
+     *  (default: 10m, or the longest backend total if longer). */
+    timeouts: z.strictObject({ request: timeout.optional() }).optional(),
     /** Prices for every backend of the route (a chargeback rate, a negotiated contract); a backend's own pricing wins field by field. */
     pricing: pricingSchema.optional(),
   })

@@ -35,20 +35,77 @@ export type Credentials = z.infer<typeof credentialsSchema>;
 
 const millis = z.number().int().positive().max(24 * 3600 * 1000);
 
+// --- baseURL -------------------------------------------------------------------------------------
+// A base URL is `http(s)://host[:port][/path]` and nothing else: no user info (a password in the
+// ConfigMap, sent upstream as Basic auth), no query, no fragment (`https://evil.example#.openai.azure.com`
+// goes to evil.example), no dot segments, plain or percent-encoded (`/../`, `/%2e%2e/`), no encoded
+// `/` or `\`, no empty path segment but a trailing `/`; an ASCII host name (punycode for IDNs) or a
+// bracketed IPv6 address. The LLMRoute CRD carries BASE_URL_PATTERN itself, so kubectl refuses these
+// at apply time; baseURLProblem adds a message per case and what a pattern cannot check (port range).
+
+/** A path character: unreserved, sub-delims but `'`, `:` `@`, or a percent escape but of `.`, `/` and `\`. */
+const PCHAR = '[A-Za-z0-9_~!$&()*+,;=:@-]|%(2[0-9A-Da-d]|5[0-9ABD-Fabd-f]|[013-46-9A-Fa-f][0-9A-Fa-f])';
+/** The CRD's `pattern` for baseURL, verbatim: RE2- and ECMAScript-compatible (no lookaround). A path
+ *  segment may start with dots but needs a character that is not one (no `.`, `..`). */
+export const BASE_URL_PATTERN =
+  '^https?://([A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?' +
+  `(/\\.*(${PCHAR})(\\.|${PCHAR})*)*/?$`;
+export const BASE_URL_MAX_LENGTH = 2048;
+const baseURLPattern = new RegExp(BASE_URL_PATTERN);
+
+/** Why a baseURL is refused, or undefined when it is acceptable. Never repeats the value (it may hold a password). */
+export function baseURLProblem(value: string): string | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(value);
+  if (!scheme || !/^https?:\/\//.test(value)) {
+    return scheme && !/^https?$/i.test(scheme[1]!)
+      ? `must use the http or https scheme, not ${scheme[1]!.slice(0, 20)}`
+      : 'must start with http:// or https:// (lower case)';
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) return 'must not contain spaces or control characters';
+  if (value.includes('\\')) return 'must not contain a backslash';
+  const rest = value.slice(value.indexOf('//') + 2);
+  const authority = rest.slice(0, rest.search(/[/?#]|$/));
+  if (authority.includes('@')) return 'must not contain user info (user:password@); a key belongs in a Secret (credentials.secretRef)';
+  if (authority === '' || authority.startsWith(':')) return 'must name a host';
+  if (value.includes('#')) return 'must not contain a fragment (#...): the part after # is never sent, so the host before it is the one called';
+  if (value.includes('?')) return 'must not contain a query (?...); provider settings such as the API version go in options';
+  const path = rest.slice(authority.length);
+  if (path.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) return 'must not contain dot segments (/./ or /../, also percent-encoded as %2e)';
+  if (/%(2f|5c)/i.test(path)) return 'must not contain an encoded / or \\ (%2F, %5C)';
+  if (path.includes('//')) return 'must not contain empty path segments (//)';
+  if (!baseURLPattern.test(value)) {
+    return 'must be http(s)://host[:port][/path], with an ASCII host name or [IPv6 address] and path segments of letters, digits, -._~!$&()*+,;=:@ or %XX';
+  }
+  if (!URL.canParse(value)) return 'is not a valid URL (host or port out of range)';
+  return undefined;
+}
+
+export const baseURLSchema = z
+  .string()
+  .max(BASE_URL_MAX_LENGTH)
+  .superRefine((value, ctx) => {
+    const problem = baseURLProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+// --- end baseURL ---------------------------------------------------------------------------------
+
 export const backendSchema = z.strictObject({
   name,
   provider: z.enum(PROVIDERS),
   /** The model name the provider expects. */
   model: z.string().min(1),
   /** Base URL of the provider API; every provider adapter has a default where one exists. */
-  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  baseURL: baseURLSchema.optional(),
   /** Where the provider processes data; policy matches on it. */
   region: z.string().min(1).optional(),
   dataRetention: z.enum(['zero', 'standard']).default('standard'),
   credentials: credentialsSchema,
   weight: z.number().int().min(0).max(1_000_000).default(1),
+  /** Per attempt. Absent values take the proxy's defaults: connect 10 s, total 600 s, idle 60 s
+   *  (streams: longest silence between upstream chunks once they have started), first token none. */
   timeouts: z
-    .strictObject({ connectMs: millis.optional(), firstTokenMs: millis.optional(), totalMs: millis.optional() })
+    .strictObject({ connectMs: millis.optional(), firstTokenMs: millis.optional(), idleMs: millis.optional(), totalMs: millis.optional() })
     .default({}),
   /** Prices in USD per million tokens, overriding the shipped table field by field (negotiated
    *  rates, self-hosted cost per token). */
@@ -83,6 +140,9 @@ export const routeSchema = z.strictObject({
   strategy: z.enum(STRATEGIES).default('failover'),
   backends: z.array(backendSchema).min(1),
   retries: retriesSchema.default({ attempts: 1, backoffMs: 100, maxBackoffMs: 10_000 }),
+  /** `requestMs`: one deadline for the whole request, every failover, retry and backoff included;
+   *  absent: 600 s, or the longest total timeout of the route's backends if longer. */
+  timeouts: z.strictObject({ requestMs: millis.optional() }).optional(),
 });
 export type RouteConfig = z.infer<typeof routeSchema>;
 

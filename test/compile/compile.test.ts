@@ -160,3 +160,31 @@ describe('compile', () => {
     expect(result.routes[0]!.issues).toEqual([{ path: 'spec.backends[0].baseURL', message: expect.stringContaining('no default base URL') }]);
   });
 });
+
+describe('compile: timeouts', () => {
+  test('a backend idle timeout and a route request deadline compile to milliseconds', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [{ ...openai, timeouts: { idle: '30s', total: '2m' } }], timeouts: { request: '5m' } })], []);
+    const compiled = result.config.routes[0]!;
+    expect(compiled.backends[0]!.timeouts).toEqual({ idleMs: 30_000, totalMs: 120_000 });
+    expect(compiled.timeouts).toEqual({ requestMs: 300_000 });
+  });
+
+  test('without a request deadline the route has no timeouts key (the proxy applies its default)', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [openai] })], []);
+    expect(result.config.routes[0]).not.toHaveProperty('timeouts');
+  });
+
+  test('invalid idle and request durations are reported by path', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [{ ...openai, timeouts: { idle: '30 seconds' } }], timeouts: { request: '0s', total: '1m' } })], []);
+    expect(result.routes[0]!.reason).toBe('InvalidSpec');
+    expect(result.routes[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['spec.backends[0].timeouts.idle', 'spec.timeouts.request', 'spec.timeouts']));
+  });
+});
+
+describe('compile: timeouts beyond the compiled config bound', () => {
+  test('a timeout over 24h is an invalid spec reported by path, not a compile crash', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [{ ...openai, timeouts: { idle: '25h', total: '25h' } }], timeouts: { request: '25h' } })], []);
+    expect(result.routes[0]!.reason).toBe('InvalidSpec');
+    expect(result.routes[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['spec.backends[0].timeouts.idle', 'spec.backends[0].timeouts.total', 'spec.timeouts.request']));
+  });
+});

@@ -71,3 +71,28 @@ describe('compiled config contract', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 });
+
+describe('compiled config contract: timeouts', () => {
+  const withTimeouts = (backendTimeouts: unknown, routeTimeouts?: unknown) => ({
+    ...minimal,
+    routes: [{ ...minimal.routes[0]!, backends: [{ ...minimal.routes[0]!.backends[0]!, timeouts: backendTimeouts }], ...(routeTimeouts !== undefined ? { timeouts: routeTimeouts } : {}) }],
+  });
+
+  test('a backend idleMs and a route requestMs are accepted as they are', () => {
+    const parsed = parseConfigText(JSON.stringify(withTimeouts({ idleMs: 30_000, totalMs: 120_000 }, { requestMs: 300_000 })));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.routes[0]!.backends[0]!.timeouts).toEqual({ idleMs: 30_000, totalMs: 120_000 });
+    expect(parsed.config.routes[0]!.timeouts).toEqual({ requestMs: 300_000 });
+  });
+
+  test.each([
+    ['a zero idleMs', { idleMs: 0 }, undefined, 'routes[0].backends[0].timeouts.idleMs'],
+    ['a fractional idleMs', { idleMs: 1.5 }, undefined, 'routes[0].backends[0].timeouts.idleMs'],
+    ['a negative requestMs', {}, { requestMs: -1 }, 'routes[0].timeouts.requestMs'],
+    ['an unknown route timeout', {}, { totalMs: 1000 }, 'routes[0].timeouts'],
+  ])('%s is refused with its path', (_name, backendTimeouts, routeTimeouts, path) => {
+    const parsed = parseConfigText(JSON.stringify(withTimeouts(backendTimeouts, routeTimeouts)));
+    if (parsed.ok) throw new Error('expected issues');
+    expect(parsed.issues.map((i) => i.path)).toContain(path);
+  });
+});

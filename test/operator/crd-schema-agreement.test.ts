@@ -51,3 +51,13 @@ describe('CRD schemas agree with the zod schemas', () => {
     expect(policy.properties!.allowedProviders!.items!.enum).toEqual([...PROVIDERS]);
   });
 });
+
+describe('CRD schemas agree with the zod schemas: timeouts', () => {
+  const route = crdSpec('llmroute.dev_llmroutes.yaml');
+  const backend = route.properties!.backends!.items!;
+  test('backend timeouts and the route request deadline have the same fields', () => {
+    expect(keys(backend.properties!.timeouts)).toEqual(zodKeys(routeBackendSchema.shape.timeouts.unwrap()));
+    expect(keys(route.properties!.timeouts)).toEqual(['request']);
+    expect(keys(backend.properties!.timeouts)).toEqual(['connect', 'firstToken', 'idle', 'total']);
+  });
+});
