@@ -1,6 +1,10 @@
 // One upstream attempt against one backend: send, wait for the status, and either read the whole
 // body (non-streaming) or read until the first content event (streaming). Nothing reaches the
 // client here, so any failure is still free to fail over.
+//
+// Timers of one attempt: connect (in the pool), total (the whole attempt, stream included; cut to
+// what is left of the request deadline by dispatch), first token (streams, opt-in) and idle
+// (streams: the longest silence between two upstream batches once the upstream has started sending).
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
 import { UnsupportedRequestError, type BackendTarget, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
@@ -10,12 +14,27 @@ import type { AttemptOutcome } from '../telemetry/hooks.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
+/**
+ * Streams: the longest silence allowed between two upstream batches, from the upstream's first batch
+ * on. A stalled stream otherwise holds the client and the upstream until the total timeout (10 min).
+ * Not armed between the response headers and the first batch: reasoning models and long prefills are
+ * legitimately silent for minutes there (that wait is the first-token timeout's, and the total's).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * There is deliberately no default first-token timeout: reasoning models think for minutes before
+ * their first byte, and a default short enough to matter would cut them and retry the same long wait
+ * elsewhere. A stall before the first byte is bounded by the total timeout and the request deadline;
+ * routes serving non-reasoning models should set `timeouts.firstToken` per backend (seconds).
+ */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS: number | undefined = undefined;
 
 export type AttemptResult =
   /** `text`: the upstream's bytes as received, sent as they are when the adapter passes the body through. */
   | { kind: 'json'; body: unknown; text?: string }
-  /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream). */
-  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void }
+  /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream).
+   *  `timedOut()`: why the attempt's timers cut the stream, if they did (the attempt outcome is then `timeout`). */
+  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void; timedOut(): TimeoutKind | undefined }
   | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
 
 /** The client's request as every attempt of it sees it. */
@@ -33,6 +52,57 @@ export interface AttemptInput extends ClientRequest {
   backend: RuntimeBackend;
   extraHeaders: Readonly<Record<string, string>>;
   pools: Pools;
+  /** What is left of the request deadline (ms): the attempt's total timeout is cut to it. */
+  budgetMs?: number;
+}
+
+/** Which timer ended an attempt. `deadline`: the total timeout, cut short by the request deadline. */
+export type TimeoutKind = 'first_token' | 'idle' | 'total' | 'deadline';
+
+const TIMEOUT_REASONS: Record<TimeoutKind, { reason: string; what: string }> = {
+  first_token: { reason: 'first_token_timeout', what: 'no first token' },
+  idle: { reason: 'idle_timeout', what: 'stream idle' },
+  total: { reason: 'timeout', what: 'total' },
+  deadline: { reason: 'request_deadline', what: 'request deadline' },
+};
+
+/** The `reason` (error type) of an attempt that this timer ended. */
+export const timeoutReason = (kind: TimeoutKind): string => TIMEOUT_REASONS[kind].reason;
+
+/**
+ * The idle timeout of one streaming attempt: a single timer, re-armed with refresh() whenever the
+ * reader goes back to the upstream for the next batch (no timer allocated per chunk). It fires only
+ * while the reader is waiting on the upstream: a client reading slowly (backpressure, the body paused)
+ * is not an upstream stall, so then it just re-arms.
+ */
+class IdleTimer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private waiting = false;
+  private stopped = false;
+  private readonly ms: number;
+  private readonly fire: () => void;
+  constructor(ms: number, fire: () => void) {
+    this.ms = ms;
+    this.fire = fire;
+  }
+  /** About to wait for the upstream's next batch. */
+  waitStart(): void {
+    this.waiting = true;
+    this.timer?.refresh();
+  }
+  /** The wait is over (a batch, the end or an error). The first batch arms the timer. */
+  waitEnd(): void {
+    this.waiting = false;
+    if (this.timer === undefined && !this.stopped) this.timer = setTimeout(this.onTimer, this.ms);
+  }
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+  private readonly onTimer = (): void => {
+    if (this.waiting) this.fire();
+    else this.timer!.refresh();
+  };
 }
 
 const failure = (outcome: AttemptOutcome, status: number, reason: string, message: string, code: string): AttemptResult => ({
@@ -65,27 +135,43 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   const abort = () => controller.abort(ATTEMPT_ABORTED);
   if (input.clientSignal.aborted) abort();
   else input.clientSignal.addEventListener('abort', abort, { once: true });
-  let timedOut: 'first_token' | 'total' | undefined;
-  const totalTimer = setTimeout(() => {
-    timedOut = 'total';
-    abort();
-  }, timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
+  /** The first timer that fired (the cause; a later one firing while the attempt unwinds does not count). */
+  let timedOut: TimeoutKind | undefined;
+  // The attempt's own total, or what is left of the request deadline when that is shorter.
+  const ownTotalMs = timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS;
+  const cutByDeadline = input.budgetMs !== undefined && input.budgetMs < ownTotalMs;
+  const totalTimer = setTimeout(
+    () => {
+      timedOut ??= cutByDeadline ? 'deadline' : 'total';
+      abort();
+    },
+    cutByDeadline ? Math.max(1, input.budgetMs!) : ownTotalMs,
+  );
+  const firstTokenMs = timeouts.firstTokenMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
   const firstTokenTimer =
-    input.stream && timeouts.firstTokenMs !== undefined
+    input.stream && firstTokenMs !== undefined
       ? setTimeout(() => {
-          timedOut = 'first_token';
+          timedOut ??= 'first_token';
           abort();
-        }, timeouts.firstTokenMs)
+        }, firstTokenMs)
       : undefined;
+  const idle = input.stream
+    ? new IdleTimer(timeouts.idleMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
+        timedOut ??= 'idle';
+        abort();
+      })
+    : undefined;
   const release = () => {
     clearTimeout(totalTimer);
     clearTimeout(firstTokenTimer);
+    idle?.stop();
     input.clientSignal.removeEventListener('abort', abort);
   };
   const aborted = (): AttemptResult => {
     release();
     if (input.clientSignal.aborted) return failure('aborted', 499, 'client_closed', 'the client closed the connection', 'client_closed_request');
-    return failure('timeout', 504, timedOut === 'first_token' ? 'first_token_timeout' : 'timeout', `backend ${backend.config.name} timed out (${timedOut === 'first_token' ? 'no first token' : 'total'})`, 'upstream_timeout');
+    const { reason, what } = TIMEOUT_REASONS[timedOut ?? 'total'];
+    return failure('timeout', 504, reason, `backend ${backend.config.name} timed out (${what})`, 'upstream_timeout');
   };
 
   const stream: StreamControl = {
@@ -93,6 +179,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
     release,
     abortUpstream: abort,
     failure: () => (input.clientSignal.aborted || timedOut ? aborted() : undefined),
+    idle,
+    timedOut: () => timedOut,
   };
 
   const target = targetOf(backend);
@@ -164,6 +252,8 @@ interface StreamControl {
   abortUpstream(): void;
   /** The failed result when the stream broke because of a timeout or the client leaving. */
   failure(): AttemptResult | undefined;
+  idle: IdleTimer | undefined;
+  timedOut(): TimeoutKind | undefined;
 }
 
 /** How long a finished stream's upstream may take to close its body before the connection is cut. */
@@ -189,10 +279,13 @@ const midStreamError = (message: string, code: string, status = 502): StreamOutp
 async function startStream(input: AttemptInput, target: BackendTarget, events: SseSource, control: StreamControl): Promise<AttemptResult> {
   const translator = input.backend.adapter.createStreamTranslator(target, { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
   const first: StreamOutput[] = [];
+  const idle = control.idle;
   let upstreamDone = false;
   try {
     while (first.length === 0) {
+      idle?.waitStart();
       const batch = await events.next();
+      idle?.waitEnd();
       if (batch === undefined) {
         upstreamDone = true;
         first.push(...translator.end());
@@ -217,7 +310,9 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
   const rest = (async function* (): AsyncGenerator<StreamOutput[]> {
     try {
       for (;;) {
+        idle?.waitStart();
         const batch = await events.next();
+        idle?.waitEnd();
         if (batch === undefined) {
           upstreamDone = true;
           yield translator.end();
@@ -242,5 +337,5 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
     if (input.clientSignal.aborted) control.abortUpstream();
     else void drain(events, control.abortUpstream);
   };
-  return { kind: 'stream', translator, first, rest, close };
+  return { kind: 'stream', translator, first, rest, close, timedOut: control.timedOut };
 }

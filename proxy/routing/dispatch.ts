@@ -2,12 +2,14 @@
 // Backends are tried in strategy order; a retryable failure moves to the next one; after the list
 // the route's `retries.attempts` extra tries go round again with backoff. Every attempt after the
 // first spends the retry budget, and an ejected backend is skipped unless all are ejected.
+// One request deadline spans every attempt (and the backoff between them): each attempt's total
+// timeout is cut to what is left of it, and once it has passed no further attempt starts (504).
 import type { OpenAIErrorBody } from '../openai/types.ts';
 import type { StreamOutput, StreamTranslator, UpstreamError } from '../providers/adapter.ts';
 import type { RuntimeBackend, RuntimeRoute } from '../runtime/runtime.ts';
 import type { AttemptReason, AttemptTelemetry, RequestTelemetry } from '../telemetry/hooks.ts';
 import type { Pools } from '../upstream/pools.ts';
-import { runAttempt, type ClientRequest } from './attempt.ts';
+import { DEFAULT_TOTAL_TIMEOUT_MS, runAttempt, timeoutReason, type ClientRequest, type TimeoutKind } from './attempt.ts';
 import { retryDelay } from './backoff.ts';
 import type { BreakerRegistry } from './circuit-breaker.ts';
 import { attemptOrder } from './order.ts';
@@ -70,9 +72,16 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
   const summary: AttemptSummary[] = [];
   const errors: UpstreamError[] = [];
   let lastBackend: RuntimeBackend | undefined;
+  const deadlineMs = requestDeadlineMs(route);
+  const deadline = Date.now() + deadlineMs;
+  let deadlinePassed = false;
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (input.clientSignal.aborted) break;
+    if (attempt > 1 && Date.now() >= deadline) {
+      deadlinePassed = true;
+      break;
+    }
     const backend = pickBackend(order, attempt - 1, deps.breakers);
     if (attempt > 1) {
       if (!deps.budget.trySpend()) {
@@ -83,15 +92,21 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       if (backend === lastBackend) {
         // Going round again: back off (or honour retry-after within the cap).
         const wait = retryDelay(Math.floor((attempt - 1) / order.length) - 1, route.config.retries.backoffMs, route.config.retries.maxBackoffMs, previous?.retryAfterMs, deps.random);
-        if (wait === undefined) break;
+        // A wait that would end past the deadline is not worth starting: answer with what failed.
+        if (wait === undefined || Date.now() + wait >= deadline) break;
         await sleep(wait, input.clientSignal);
         if (input.clientSignal.aborted) break;
       }
     }
+    const budgetMs = deadline - Date.now();
+    if (budgetMs <= 0) {
+      deadlinePassed = true;
+      break;
+    }
     const reason: AttemptReason = attempt === 1 ? 'initial' : backend === lastBackend ? 'retry' : 'failover';
     lastBackend = backend;
     const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
-    const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools });
+    const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools, budgetMs });
     const breaker = deps.breakers.for(backend.id);
     if (result.kind === 'json') {
       breaker.recordSuccess();
@@ -100,7 +115,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     if (result.kind === 'stream') {
       attemptTelemetry.firstToken();
       breaker.recordSuccess();
-      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, backend, attempts: attempt, attempt: attemptTelemetry };
+      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, backend, attempts: attempt, attempt: timeoutAware(attemptTelemetry, result.timedOut) };
     }
     attemptTelemetry.end({ outcome: result.outcome, status: result.error.status, errorType: result.error.reason });
     summary.push({ backend: backend.config.name, status: result.error.status, reason: result.error.reason });
@@ -110,10 +125,52 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       breaker.recordSuccess(); // the backend answered; the request itself was refused
       return { kind: 'error', ...clientFacingError(result.error, backend), attempts: attempt, summary };
     }
+    if (result.error.reason === DEADLINE_REASON) {
+      // Cut by the request's deadline, not by the backend's own timeouts: no mark against the backend.
+      deadlinePassed = true;
+      break;
+    }
     breaker.recordFailure();
   }
 
-  return { kind: 'error', ...exhausted(route, errors, summary), attempts: summary.filter((s) => s.status !== 0).length, summary };
+  const attempts = summary.filter((s) => s.status !== 0).length;
+  if (deadlinePassed && !input.clientSignal.aborted) {
+    const described = summary.map((s) => `${s.backend}: ${s.status ? `${s.status} ` : ''}${s.reason}`).join('; ');
+    return { kind: 'error', status: 504, body: err(`route ${route.config.name} ran out of its request deadline of ${deadlineMs} ms (${described || 'no attempt was possible'})`, 'timeout_error', 'upstream_timeout'), attempts, summary };
+  }
+  return { kind: 'error', ...exhausted(route, errors, summary), attempts, summary };
+}
+
+const DEADLINE_REASON = timeoutReason('deadline');
+
+/**
+ * The route's request deadline: `timeouts.requestMs`, else 10 min (the official SDKs' own default
+ * timeout: a client has given up by then) or the longest total timeout of its backends if longer.
+ * Backends with short totals keep their failovers; a request takes at most as long as the longest
+ * single attempt could, instead of (backends + retries) x total.
+ */
+export function requestDeadlineMs(route: RuntimeRoute): number {
+  const configured = route.config.timeouts?.requestMs;
+  if (configured !== undefined) return configured;
+  let longest = DEFAULT_TOTAL_TIMEOUT_MS;
+  for (const backend of route.config.backends) longest = Math.max(longest, backend.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS);
+  return longest;
+}
+
+/**
+ * The attempt's telemetry, with a stream that its own timers cut (idle, total, deadline) recorded as a
+ * `timeout` rather than the `stream_error` the HTTP layer reports for any error frame.
+ */
+function timeoutAware(telemetry: AttemptTelemetry, timedOut: () => TimeoutKind | undefined): AttemptTelemetry {
+  return {
+    upstreamHeaders: telemetry.upstreamHeaders,
+    firstToken: () => telemetry.firstToken(),
+    end: (result) => {
+      const kind = timedOut();
+      if (kind === undefined || result.outcome !== 'stream_error') return telemetry.end(result);
+      return telemetry.end({ ...result, outcome: 'timeout', errorType: timeoutReason(kind) });
+    },
+  };
 }
 
 /** The next backend in order, skipping ejected ones unless every backend is ejected (panic mode). */
