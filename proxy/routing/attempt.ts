@@ -8,8 +8,9 @@
 import type { ChatCompletionRequest, EmbeddingsRequest } from '../openai/types.ts';
 import { UnsupportedRequestError, type BackendTarget, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
-import { readText, type Pools, type UpstreamResponse } from '../upstream/pools.ts';
-import { sseSource, sseSourceOf, type SseSource } from '../upstream/sse.ts';
+import { redactSecretInError } from '../providers/openai-errors.ts';
+import { readText, ResponseTooLargeError, type Pools, type UpstreamResponse } from '../upstream/pools.ts';
+import { SseEventTooLargeError, sseSource, sseSourceOf, type SseSource } from '../upstream/sse.ts';
 import type { AttemptOutcome } from '../telemetry/hooks.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -88,6 +89,10 @@ class IdleTimer {
   /** About to wait for the upstream's next batch. */
   waitStart(): void {
     this.waiting = true;
+    this.timer?.refresh();
+  }
+  /** Bytes arrived that carry no event yet (a keep-alive comment, part of a long event): not a stall. */
+  activity(): void {
     this.timer?.refresh();
   }
   /** The wait is over (a batch, the end or an error). The first batch arms the timer. */
@@ -226,7 +231,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       if (signal.aborted) return aborted();
     }
     release();
-    const error = backend.adapter.classifyError(status, response.headers, text);
+    // Providers echo keys in error text: the sanitizer catches known shapes, this the backend's own key.
+    const error = redactSecretInError(backend.adapter.classifyError(status, response.headers, text), target.apiKey);
     if (status >= 300 && status < 400) error.retryable = false;
     return { kind: 'failed', outcome: 'http_error', error };
   }
@@ -237,13 +243,18 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       const body: unknown = JSON.parse(text);
       release();
       return { kind: 'json', body, text };
-    } catch {
+    } catch (err) {
       if (signal.aborted) return aborted();
       release();
+      if (err instanceof ResponseTooLargeError) {
+        // Not retried: another backend would most likely answer as large, each read costing the limit.
+        const message = `backend ${backend.config.name} returned a body larger than ${err.limitBytes} bytes`;
+        return { kind: 'failed', outcome: 'http_error', error: { status: 502, retryable: false, reason: 'response_too_large', body: { error: { message, type: 'upstream_error', param: null, code: 'upstream_response_too_large' } } } };
+      }
       return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
     }
   }
-  return startStream(input, target, sseSource(response), stream);
+  return startStream(input, target, sseSource(response, undefined, idle ? () => idle.activity() : undefined), stream);
 }
 
 interface StreamControl {
@@ -280,6 +291,15 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
   const translator = input.backend.adapter.createStreamTranslator(target, { clientWantsUsage: input.clientWantsUsage, clientModel: input.clientModel });
   const first: StreamOutput[] = [];
   const idle = control.idle;
+  // An error event's text is the upstream's: the backend's own key is removed, as from error answers.
+  const redacted = (outputs: StreamOutput[]): StreamOutput[] => {
+    for (const output of outputs) if (output.kind === 'error') redactSecretInError(output.error, target.apiKey);
+    return outputs;
+  };
+  const brokenStream = (err: unknown, when: string): StreamOutput =>
+    err instanceof SseEventTooLargeError
+      ? midStreamError(`backend ${input.backend.config.name} sent an event larger than ${err.limitChars} characters`, 'upstream_event_too_large')
+      : midStreamError(`backend ${input.backend.config.name} broke the stream${when}`, 'upstream_stream_error');
   let upstreamDone = false;
   try {
     while (first.length === 0) {
@@ -293,12 +313,14 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
       }
       for (const event of batch) first.push(...translator.push(event));
     }
-  } catch {
+  } catch (err) {
     const result = control.failure();
     if (result) return result;
     control.release();
-    return failure('stream_error', 502, 'stream_error', `backend ${input.backend.config.name} broke the stream before the first token`, 'upstream_stream_error');
+    const broken = brokenStream(err, ' before the first token') as Extract<StreamOutput, { kind: 'error' }>;
+    return { kind: 'failed', outcome: 'stream_error', error: { ...broken.error, retryable: !(err instanceof SseEventTooLargeError) } };
   }
+  redacted(first);
   control.firstToken();
   // An error before anything was sent is still a failed attempt (free to fail over).
   const head = first[0];
@@ -315,17 +337,17 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
         idle?.waitEnd();
         if (batch === undefined) {
           upstreamDone = true;
-          yield translator.end();
+          yield redacted(translator.end());
           return;
         }
         const out: StreamOutput[] = [];
         for (const event of batch) out.push(...translator.push(event));
-        if (out.length > 0) yield out;
+        if (out.length > 0) yield redacted(out);
       }
-    } catch {
+    } catch (err) {
       const result = control.failure();
       if (result?.kind === 'failed' && result.outcome === 'timeout') yield [midStreamError(result.error.body.error.message, 'upstream_timeout', 504)];
-      else if (!result) yield [midStreamError(`backend ${input.backend.config.name} broke the stream`, 'upstream_stream_error')];
+      else if (!result) yield [brokenStream(err, '')];
     }
   })();
   const close = () => {

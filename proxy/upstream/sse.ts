@@ -37,7 +37,8 @@ export class SseEventTooLargeError extends Error {
  * limit the source fails with SseEventTooLargeError and the body is destroyed, which aborts the
  * upstream response; events complete before the oversized one are still delivered first.
  */
-export function sseSource(body: Readable, maxEventChars = MAX_SSE_EVENT_CHARS): SseSource {
+/** `onBytes`: told of every network chunk, events or not (keep-alive comments count as a live upstream). */
+export function sseSource(body: Readable, maxEventChars = MAX_SSE_EVENT_CHARS, onBytes?: () => void): SseSource {
   const decoder = new TextDecoder('utf-8');
   let parsed: SseEvent[] = [];
   let overflow = false;
@@ -76,6 +77,7 @@ export function sseSource(body: Readable, maxEventChars = MAX_SSE_EVENT_CHARS): 
   };
   const detach = listenToBody(body, {
     data(chunk) {
+      onBytes?.();
       parser.feed(decoder.decode(chunk, { stream: true }));
       take();
       if (overflow) {

@@ -16,6 +16,8 @@ export interface ScriptedStream {
   /** Go silent for `stallMs` after this many content chunks (0: before the first chunk, headers sent). */
   stallAfter?: number;
   stallMs?: number;
+  /** During the stall, an SSE comment (`: keep-alive`, as DeepSeek sends) every this many ms. */
+  keepAliveEveryMs?: number;
 }
 
 export interface ScriptedStreamFake extends FakeServer<ScriptedStream> {
@@ -43,9 +45,21 @@ async function answer(_req: IncomingMessage, res: ServerResponse, body: any, b: 
   await writeFrame(res, chunk({ role: 'assistant', content: '' }, null), pace);
   for (let i = 0; i < words.length; i++) {
     await writeFrame(res, chunk({ content: words[i] }, null), pace);
-    if (b.stallAfter === i + 1 && b.stallMs) await sleep(b.stallMs);
+    if (b.stallAfter === i + 1 && b.stallMs) await stall(res, b.stallMs, b.keepAliveEveryMs);
   }
   await writeFrame(res, chunk({}, 'stop'), pace);
   await writeFrame(res, 'data: [DONE]\n\n', {});
   res.end();
+}
+
+async function stall(res: ServerResponse, ms: number, keepAliveEveryMs: number | undefined): Promise<void> {
+  if (!keepAliveEveryMs) {
+    await sleep(ms);
+    return;
+  }
+  for (let waited = 0; waited < ms; waited += keepAliveEveryMs) {
+    await sleep(keepAliveEveryMs);
+    if (res.destroyed) throw new Error('closed');
+    res.write(': keep-alive\n\n');
+  }
 }

@@ -95,6 +95,16 @@ describe('stream idle timeout', () => {
     expect(ends[0]).toMatchObject({ outcome: 'timeout', errorType: 'idle_timeout', partial: true });
   }, 15_000);
 
+  test('keep-alive comments during a long pause keep the stream alive: they are bytes from a live upstream', async () => {
+    const fake = await scripted();
+    fake.setDefault({ words: ['one ', 'two ', 'three'], stallAfter: 1, stallMs: 1500, keepAliveEveryMs: 100 });
+    const s = await start([route([backend('a', fake.baseURL, { timeouts: { idleMs: 400 } })])]);
+    const { text, error } = await readStream(s);
+    expect(error).toBeUndefined();
+    expect(text).toBe('one two three');
+    expect(fake.aborted).toBe(0);
+  }, 15_000);
+
   test('an idle stall before the first token fails over like a first-token timeout', async () => {
     const slow = await scripted();
     // A frame with nothing for the client, then silence: the upstream started, then stalled.

@@ -149,8 +149,7 @@ describe('through the proxy (OpenAI-compatible upstream)', () => {
   });
 
   /** An upstream that echoes the key it was sent (as real ones do in "Incorrect API key" errors). */
-  async function start(answer: (res: ServerResponse, key: string) => void): Promise<{ s: Started; key: string; fake: FakeServer<unknown> }> {
-    const key = canaryKey();
+  async function start(answer: (res: ServerResponse, key: string) => void, key = canaryKey()): Promise<{ s: Started; key: string; fake: FakeServer<unknown> }> {
     const fake = await startFakeServer<unknown>(async (req: IncomingMessage, res: ServerResponse) => {
       const sent = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
       answer(res, sent);
@@ -189,5 +188,25 @@ describe('through the proxy (OpenAI-compatible upstream)', () => {
     expect(body).toContain('Hello');
     expect(body).toContain('Incorrect API key provided: [redacted]');
     expect(leaksOf(body, key)).toEqual([]);
+  });
+
+  test('a key with no recognisable shape is still removed: the proxy knows the backend key it sent', async () => {
+    const plain = 'plain.canary.password.value';
+    const { s, key } = await start((res, sent) => sendJson(res, 400, { error: { message: `rejected credential ${sent} for this project`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }), plain);
+    const direct = await fetch(`${s.proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    const body = await direct.text();
+    expect(direct.status).toBe(400);
+    expect(body).toContain('rejected credential');
+    expect(leaksOf(body, key)).toEqual([]);
+
+    const stream = await start((res, sent) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'Hello' }, finish_reason: null }] })}\n\n`);
+      res.write(`data: ${JSON.stringify({ error: { message: `credential ${sent} revoked mid-stream`, type: 'server_error' } })}\n\n`);
+      res.end();
+    }, plain);
+    const streamed = await (await stream.s.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }).asResponse()).text();
+    expect(streamed).toContain('revoked mid-stream');
+    expect(leaksOf(streamed, key)).toEqual([]);
   });
 });

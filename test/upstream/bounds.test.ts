@@ -247,7 +247,8 @@ describe('through the proxy', () => {
     })().catch((e: unknown) => e);
     expect(text).toBe('Hello');
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toContain('broke the stream');
+    expect((error as Error).message).toContain('sent an event larger than 16777216 characters');
+    expect((error as { code?: string }).code).toBe('upstream_event_too_large');
     await waitFor(() => up.aborted === 1);
     expect(stats.sent).toBeLessThan(100 * MiB);
   }, 60_000);
@@ -262,6 +263,7 @@ describe('through the proxy', () => {
     const error = await s.client.embeddings.create({ model: 'chat', input: 'hi', encoding_format: 'float' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_response_too_large');
     await waitFor(() => up.aborted === 1);
     expect(stats.sent).toBeLessThan(MAX_RESPONSE_BODY_BYTES + 8 * MiB);
   }, 60_000);
