@@ -1,6 +1,7 @@
 // Passive circuit breaking (outlier ejection): after `threshold` consecutive failures a backend is
 // ejected for a time that grows with each ejection (base * 2^(n-1), capped). After the time passes
-// it gets traffic again; a success resets it.
+// it gets traffic again; a success resets it. Apart from that, a backend that answered 429/503 with
+// a Retry-After is busy until then: requests go to the others first (reliability bar B22).
 
 export interface BreakerOptions {
   threshold: number;
@@ -10,10 +11,14 @@ export interface BreakerOptions {
 
 export const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, baseEjectionMs: 5_000, maxEjectionMs: 300_000 };
 
+/** The longest a Retry-After keeps a backend busy: a provider's hour-long hint is not a reason to shun it that long. */
+export const MAX_BUSY_MS = 60_000;
+
 export class CircuitBreaker {
   private failures = 0;
   private ejections = 0;
   private ejectedUntil = 0;
+  private busyUntil = 0;
   private readonly options: BreakerOptions;
 
   constructor(options: BreakerOptions = DEFAULT_BREAKER) {
@@ -22,6 +27,16 @@ export class CircuitBreaker {
 
   isOpen(now: number = Date.now()): boolean {
     return now < this.ejectedUntil;
+  }
+
+  /** Neither ejected nor busy: a first choice for the next request. */
+  isAvailable(now: number = Date.now()): boolean {
+    return now >= this.ejectedUntil && now >= this.busyUntil;
+  }
+
+  /** The backend asked for a pause (Retry-After on a 429 or 503): other backends go first until then. */
+  busyFor(ms: number, now: number = Date.now()): void {
+    this.busyUntil = Math.max(this.busyUntil, now + Math.min(Math.max(0, ms), MAX_BUSY_MS));
   }
 
   /** Closed; open (ejected now); or half-open: the ejection ran out and no success has reset it yet. */

@@ -131,6 +131,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       break;
     }
     breaker.recordFailure();
+    if (result.error.retryAfterMs !== undefined && (result.error.status === 429 || result.error.status === 503)) breaker.busyFor(result.error.retryAfterMs);
   }
 
   const attempts = summary.filter((s) => s.status !== 0).length;
@@ -173,12 +174,12 @@ function timeoutAware(telemetry: AttemptTelemetry, timedOut: () => TimeoutKind |
   };
 }
 
-/** The next backend in order, skipping ejected ones unless every backend is ejected (panic mode). */
+/** The next backend in order, skipping ejected and busy ones unless none is left (panic mode). */
 function pickBackend(order: RuntimeBackend[], index: number, breakers: BreakerRegistry): RuntimeBackend {
   const now = Date.now();
   for (let i = 0; i < order.length; i++) {
     const candidate = order[(index + i) % order.length]!;
-    if (!breakers.for(candidate.id).isOpen(now)) return candidate;
+    if (breakers.for(candidate.id).isAvailable(now)) return candidate;
   }
   return order[index % order.length]!;
 }

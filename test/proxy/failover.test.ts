@@ -137,6 +137,17 @@ describe('failover', () => {
     expect(a.requests).toHaveLength(3);
     expect(b.requests).toHaveLength(10);
   });
+
+  test.each([429, 503])('a backend that answered %i with Retry-After gets no first attempts until then', async (status) => {
+    a.queue({ status, headers: { 'retry-after': '30' } });
+    const s = await start([route()]);
+    for (let i = 0; i < 4; i++) {
+      const { data } = (await ask(s)) as { data: OpenAI.ChatCompletion };
+      expect(data.choices[0]!.message.content).toBe('from b');
+    }
+    expect(a.requests).toHaveLength(1); // only the request that was told to wait
+    expect(b.requests).toHaveLength(4);
+  });
 });
 
 describe('one commit point for streams', () => {
