@@ -265,4 +265,30 @@ describe('leader election', () => {
     await b.stop();
     expect(events).toEqual(['replica-a leads', 'replica-a stops', 'replica-b leads', 'replica-b stops']);
   }, 60_000);
+
+  test('a leader whose Lease is taken over stops leading at its next renewal, and does not take it back while it is held', async () => {
+    const { startLeaderElection } = await import('#operator/leader-election.ts');
+    const k8s = await import('@kubernetes/client-node');
+    await namespace('llmroute-system').catch(() => undefined); // may exist already (the test above)
+    const name = 'llmroute-operator-stolen';
+    const events: string[] = [];
+    const a = startLeaderElection({
+      kubeConfig: cluster.kubeConfig, namespace: 'llmroute-system', name, identity: 'replica-a', leaseMs: 3000, renewMs: 300,
+      onStartedLeading: () => events.push('leads'), onStoppedLeading: () => events.push('stops'),
+    });
+    try {
+      await eventually(async () => (a.isLeader() ? true : undefined), 'replica-a leading');
+      // Another holder writes the Lease (a partitioned leader's lease taken after expiry looks the same).
+      const api = cluster.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+      const lease = await api.readNamespacedLease({ name, namespace: 'llmroute-system' });
+      const now = new Date().toISOString().replace('Z', '000Z') as unknown as Date;
+      await api.replaceNamespacedLease({ name, namespace: 'llmroute-system', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: now, leaseDurationSeconds: 60 } } });
+      await eventually(async () => (a.isLeader() ? undefined : true), 'replica-a stepping down');
+      await new Promise((r) => setTimeout(r, 1500)); // several renew periods
+      expect(a.isLeader()).toBe(false);
+      expect(events).toEqual(['leads', 'stops']);
+    } finally {
+      await a.stop();
+    }
+  }, 60_000);
 });
