@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { shareConnections, startController, type Controller } from './controller.ts';
 import { startLeaderElection } from './leader-election.ts';
+import { Leadership } from './leadership.ts';
 import { createOperatorMetrics } from './metrics.ts';
 import { createLogger } from '../proxy/logger.ts';
 
@@ -28,12 +29,15 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   // One connection pool for the Lease renewals too (otherwise a TLS handshake every renewal).
   const connections = shareConnections(loaded);
   const kubeConfig = connections.kubeConfig;
-  // Only the leader reconciles; a follower is ready (it can take over) but idle.
-  let controller: Controller | undefined;
   const metrics = createOperatorMetrics();
   // The Lease holder and the events' reportingInstance.
   const identity = `${hostname()}-${process.pid}`;
-  let ready = true;
+  // Only the leader reconciles; a follower is ready (it can take over) but idle.
+  const leadership: Leadership<Controller> = new Leadership({
+    start: () => startController({ kubeConfig, logger, metrics, identity, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) }),
+    isLeader: () => elector.isLeader(),
+    onReady: () => logger.info({}, 'informers synced; reconciling'),
+  });
   const elector = startLeaderElection({
     kubeConfig,
     namespace: values['lease-namespace'],
@@ -41,25 +45,18 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     identity,
     onStartedLeading: () => {
       logger.info({}, 'became leader; starting informers');
-      ready = false;
       metrics.isLeader.set(1);
-      controller = startController({ kubeConfig, logger, metrics, identity, ...(values['secrets-dir'] ? { secretsDir: values['secrets-dir'] } : {}) });
-      void controller.ready.then(() => {
-        ready = true;
-        logger.info({}, 'informers synced; reconciling');
-      });
+      leadership.started();
     },
     onStoppedLeading: () => {
       logger.info({}, 'lost leadership; stopping informers');
       metrics.isLeader.set(0);
-      void controller?.stop();
-      controller = undefined;
-      ready = true;
+      leadership.stopped();
     },
   });
   const admin = createServer((req, res) => {
     if (req.url === '/healthz') res.writeHead(200).end('ok');
-    else if (req.url === '/readyz') res.writeHead(ready ? 200 : 503).end(ready ? 'ready' : 'syncing');
+    else if (req.url === '/readyz') res.writeHead(leadership.ready ? 200 : 503).end(leadership.ready ? 'ready' : 'syncing');
     else if (req.url === '/metrics') void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
     else res.writeHead(404).end();
   });
@@ -68,7 +65,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const stop = () => {
       logger.info({}, 'shutting down');
-      void Promise.all([controller?.stop(), elector.stop()])
+      void Promise.all([leadership.stop(), elector.stop()])
         .then(() => connections.close())
         .then(() => admin.close(() => resolve(0)));
     };
