@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildAdminApp, llmRequestListener } from './http/app.ts';
+import { adminRequestListener, llmRequestListener } from './http/app.ts';
 import { InFlightRequests, type DrainOptions, type DrainResult } from './http/in-flight.ts';
 import { ConfigStore, type Logger } from './runtime/config-store.ts';
 import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
@@ -100,7 +100,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     { keepAliveTimeout: 65_000, headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckMs },
     llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight, writeStallMs: limits.writeStallMs, maxInFlight: limits.maxInFlight }),
   );
-  const admin = nodeHttp().createServer(buildAdminApp({ store, draining: () => inFlight.isDraining, ...(options.metrics ? { metrics: options.metrics } : {}) }));
+  const admin = nodeHttp().createServer(adminRequestListener({ store, draining: () => inFlight.isDraining, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
   const adminUrl = await listen(admin, options.adminHost ?? options.host ?? '127.0.0.1', options.adminPort ?? 4001);
 

@@ -13,8 +13,10 @@ import { configText, backend, waitFor } from '#test/proxy/harness.ts';
 import { freePort } from '#test/free-port.ts';
 
 const bin = new URL('../../bin/llmroute.js', import.meta.url).pathname;
-// Preloaded into the sidecar: prints the built-in modules it has loaded when asked (SIGUSR2).
-const REPORTER = "process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList) + '\\n'));";
+// Preloaded into the sidecar: prints the built-in modules it has loaded, and the CommonJS files of
+// packages (express is one), when asked (SIGUSR2).
+const REPORTER =
+  "process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList) + '\\nPACKAGES ' + JSON.stringify(Object.keys(process.getBuiltinModule('module')._cache)) + '\\n'));";
 
 describe('sidecar footprint', () => {
   let fake: OpenAIFake;
@@ -47,11 +49,12 @@ describe('sidecar footprint', () => {
     await fake?.close();
   });
 
-  test('relaying a completion to a plain-HTTP backend loads neither undici, TLS nor WebCrypto', async () => {
+  test('relaying a completion to a plain-HTTP backend loads neither undici, TLS, WebCrypto nor express', async () => {
     const client = new OpenAI({ baseURL: `http://127.0.0.1:${llmPort}/v1`, apiKey: 'unused', maxRetries: 0 });
     const completion = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     expect(completion.choices[0]!.message.content).toBeTruthy();
     await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((r) => r.text());
+    expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(200);
 
     child.kill('SIGUSR2');
     await waitFor(() => stderr.includes('LOADED '), 10_000);
@@ -59,5 +62,9 @@ describe('sidecar footprint', () => {
     expect(loaded).toContain('NativeModule http'); // the report is real: the sidecar did serve HTTP
     const unwanted = loaded.filter((m) => /^NativeModule (https|tls|internal\/deps\/undici\/undici|internal\/crypto\/webcrypto)$/.test(m));
     expect(unwanted).toEqual([]);
+    // Probes, scrapes and completions need no router: express loads with the first other LLM request.
+    const packages: string[] = JSON.parse(stderr.slice(stderr.indexOf('PACKAGES ') + 9).split('\n')[0]!);
+    expect(packages.some((p) => p.includes('/node_modules/pino/'))).toBe(true); // the list is real
+    expect(packages.filter((p) => p.includes('/node_modules/express/'))).toEqual([]);
   }, 30_000);
 });
