@@ -43,6 +43,15 @@ const FORBIDDEN_FIELDS = new Set([
   'apikey', 'azureadtoken', 'awsaccesskeyid', 'awssecretaccesskey', 'awssessiontoken', 'vertexcredentials',
 ]);
 
+/**
+ * Fields the proxy routes and checks policy by. OpenAI's request fields are all lower case, so `Model`
+ * or `STORE` is a second spelling of one of them: Go's encoding/json (Ollama, for one) matches keys
+ * case-insensitively, and could serve another model than the one the policy admitted
+ * (GHSA-4gph-2hhr-5mwg; reliability bar B8).
+ */
+const ROUTED_FIELDS = new Set(['model', 'messages', 'input', 'store', 'stream', 'stream_options', 'previous_response_id', 'conversation', 'tools', 'tool_choice']);
+const HAS_UPPER_CASE = /[A-Z]/;
+
 /** Checks what JSON.parse accepts but the proxy must not forward: too deep, host/credential fields, lone surrogates. */
 function checkParsedBody(text: string, body: unknown): void {
   if (typeof body !== 'object' || body === null) return;
@@ -55,6 +64,9 @@ function checkParsedBody(text: string, body: unknown): void {
     for (const key in body) {
       if (mayBeForbidden(key) && FORBIDDEN_FIELDS.has(key.toLowerCase().replace(/[-_]/g, ''))) {
         throw new ProxyError(400, 'unsupported_field', `${key.slice(0, 64)} is not accepted: upstream hosts and credentials come only from the proxy's configuration`, { param: key.slice(0, 64) });
+      }
+      if (HAS_UPPER_CASE.test(key) && ROUTED_FIELDS.has(key.toLowerCase())) {
+        throw new ProxyError(400, 'invalid_request', `${key.slice(0, 64)} is ${key.toLowerCase()} in another case: an upstream that decodes JSON case-insensitively could read it instead of the value the proxy routed and checked`, { param: key.slice(0, 64) });
       }
     }
   }

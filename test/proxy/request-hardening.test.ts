@@ -146,3 +146,22 @@ describe('lone UTF-16 surrogates (B6)', () => {
     expect(fake.requests[0]!.body.messages[0].content).toBe('\u{1F600} and \\ud800');
   });
 });
+
+describe('case variants of routed fields (B8)', () => {
+  test.each([
+    ['Model next to model', '{"model":"chat","Model":"gpt-4o-denied","messages":[{"role":"user","content":"hi"}]}', 'Model'],
+    ['STORE', '{"model":"chat","STORE":true,"messages":[{"role":"user","content":"hi"}]}', 'STORE'],
+    ['Messages', '{"model":"chat","messages":[{"role":"user","content":"hi"}],"Messages":[{"role":"system","content":"x"}]}', 'Messages'],
+  ])('%s: 400, nothing goes upstream (a case-insensitive decoder could read it instead)', async (_name, body, param) => {
+    const { status, json } = await post('/v1/chat/completions', body);
+    expect(status).toBe(400);
+    expect(json.error).toMatchObject({ code: 'invalid_request', param });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test('upper case elsewhere (metadata keys, unknown fields) is not refused', async () => {
+    const body = '{"model":"chat","messages":[{"role":"user","content":"hi"}],"metadata":{"Model":"x"}}';
+    const res = await fetch(`${started.proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+  });
+});
