@@ -11,6 +11,9 @@ export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be a duration such as 250ms, 2s or 1m30s' });
 /** A timeout: a duration within the compiled config's bound (24h), so compile never emits one it refuses. */
 const timeout = duration.refine((s) => (parseDuration(s) ?? 0) <= 24 * 3_600_000, { message: 'must be at most 24h' });
+/** Backoff bounds, the compiled config's own (retriesSchema): beyond them compile would emit a config the proxy refuses. */
+const backoff = duration.refine((s) => (parseDuration(s) ?? 0) <= 60_000, { message: 'must be at most 60s' });
+const maxBackoff = duration.refine((s) => (parseDuration(s) ?? 0) <= 300_000, { message: 'must be at most 5m' });
 
 /** USD per million tokens. */
 const price = z.number().min(0).max(100_000);
@@ -60,7 +63,7 @@ export const routeSpecSchema = z
     models: z.array(z.string().min(1)).min(1),
     strategy: z.enum(STRATEGIES).optional(),
     backends: z.array(routeBackendSchema).min(1),
-    retries: z.strictObject({ attempts: z.number().int().min(0).max(10).optional(), backoff: duration.optional(), maxBackoff: duration.optional() }).optional(),
+    retries: z.strictObject({ attempts: z.number().int().min(0).max(10).optional(), backoff: backoff.optional(), maxBackoff: maxBackoff.optional() }).optional(),
     /** `request`: one deadline for the whole request, failovers, retries and backoff included
      *  (default: 10m, or the longest backend total if longer). */
     timeouts: z.strictObject({ request: timeout.optional() }).optional(),

@@ -187,4 +187,11 @@ describe('compile: timeouts beyond the compiled config bound', () => {
     expect(result.routes[0]!.reason).toBe('InvalidSpec');
     expect(result.routes[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['spec.backends[0].timeouts.idle', 'spec.backends[0].timeouts.total', 'spec.timeouts.request']));
   });
+
+  test('a backoff over 60s or a maxBackoff over 5m is an invalid spec too; the others in the namespace still compile', () => {
+    const result = compile([route('chat', { models: ['chat'], backends: [openai], retries: { backoff: '2m', maxBackoff: '10m' } }), route('other', { models: ['other'], backends: [openai] })], []);
+    expect(result.routes[0]!.reason).toBe('InvalidSpec');
+    expect(result.routes[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['spec.retries.backoff', 'spec.retries.maxBackoff']));
+    expect(result.config.routes.map((r) => r.name)).toEqual(['shop/other']);
+  });
 });
