@@ -11,6 +11,8 @@ import { adapterFor } from '#proxy/providers/registry.ts';
 import { checkChatRequest, checkEmbeddingsRequest } from '#proxy/http/body.ts';
 import { ProxyError } from '#proxy/http/errors.ts';
 import { admitBackend, policyViolations } from '#proxy/policy/admit.ts';
+import { compile } from '#operator/compile/compile.ts';
+import { dumpStampedConfig, parseConfigText } from '#proxy/config/parse.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 
@@ -202,6 +204,93 @@ describe('fuzz: policy decision', () => {
         if (p.allowedRegions && !(backend.region !== undefined && p.allowedRegions.includes(backend.region))) expect(violations.join()).toMatch(/region/);
         if (p.allowedProviders && !(p.allowedProviders as string[]).includes(backend.provider)) expect(violations.join()).toMatch(/provider/);
         if (p.requireZeroDataRetention && backend.dataRetention !== 'zero') expect(violations.join()).toMatch(/dataRetention/);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Compile: whatever a user writes in LLMRoutes and LLMPolicies, compile never throws, and the config it
+// emits is one the proxy loads (a route it cannot express is left out with its reason instead).
+
+/** A valid duration, within every bound. */
+const durationText = fc.oneof(
+  fc.constantFrom('1ms', '250ms', '2s', '90s', '1m30s', '5m', '1.5s'),
+  fc.tuple(fc.integer({ min: 1, max: 59 }), fc.constantFrom('ms', 's', 'm')).map(([n, unit]) => `${n}${unit}`),
+);
+const backendSpec = fc.record(
+  {
+    provider: fc.constantFrom('openai', 'azure-openai', 'mistral', 'deepseek', 'qwen', 'openai-compatible', 'anthropic', 'gemini', 'echo'),
+    model: fc.constantFrom('gpt-4o', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'mistral-large-latest', 'llama-3.1-8b'),
+    baseURL: fc.constantFrom('https://api.example.com/v1', 'http://127.0.0.1:8000/v1', 'https://eu.example.com/openai'),
+    region: fc.constantFrom('eu-west', 'us-east', 'global'),
+    dataRetention: fc.constantFrom('zero', 'standard'),
+    credentials: fc.constantFrom({ none: true }, { env: 'KEY' }, { secretRef: { name: 'k', key: 'apiKey' } }),
+    weight: fc.integer({ min: 0, max: 1_000_000 }),
+    timeouts: fc.record({ connect: durationText, firstToken: durationText, idle: durationText, total: durationText }, { requiredKeys: [] }),
+    pricing: fc.record({ input: fc.double({ min: 0, max: 1e4, noNaN: true }), output: fc.double({ min: 0, max: 1e4, noNaN: true }) }, { requiredKeys: [] }),
+    vertex: fc.constantFrom('global', 'europe-west4', 'us-central1'),
+  },
+  { requiredKeys: ['provider', 'model', 'baseURL'] },
+).map(({ vertex, ...b }) => ({
+  ...b,
+  // Provider settings only where the provider has them.
+  ...(b.provider === 'gemini' && vertex ? { options: { vertex: { project: 'shop-prod-1234', location: vertex } } } : {}),
+  ...(b.provider === 'azure-openai' ? { options: { apiVersion: '2024-10-21', deployment: 'gpt4o' } } : {}),
+}));
+const routeSpec = fc.record(
+  {
+    // From a wide set: two routes claiming one model (a ModelConflict) stays possible, not the rule.
+    models: fc.uniqueArray(fc.constantFrom(...Array.from({ length: 30 }, (_, i) => `m${i}`)), { minLength: 1, maxLength: 3 }),
+    strategy: fc.constantFrom('failover', 'weighted'),
+    backends: fc.array(backendSpec, { minLength: 1, maxLength: 3 }).map((bs) => bs.map((b, i) => ({ name: `b${i}`, ...b }))),
+    retries: fc.record(
+      {
+        attempts: fc.integer({ min: 0, max: 10 }),
+        backoff: fc.tuple(fc.integer({ min: 1, max: 59 }), fc.constantFrom('ms', 's')).map(([n, unit]) => `${n}${unit}`),
+        maxBackoff: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.constantFrom('s', 'm')).map(([n, unit]) => `${n}${unit}`),
+      },
+      { requiredKeys: [] },
+    ),
+    timeouts: fc.record({ request: durationText }, { requiredKeys: [] }),
+  },
+  { requiredKeys: ['models', 'backends'] },
+);
+/** Now and then one field of a valid route replaced by something else: invalid, or valid in an unusual way. */
+const mutation = fc.record({
+  path: fc.constantFrom<Array<string | number>>(['models'], ['strategy'], ['retries', 'backoff'], ['retries', 'maxBackoff'], ['timeouts', 'request'], ['backends', 0, 'name'], ['backends', 0, 'baseURL'], ['backends', 0, 'weight'], ['backends', 0, 'timeouts'], ['backends', 0, 'options'], ['backends', 0, 'credentials'], ['backends', 0, 'pricing']),
+  value: fc.oneof(anything, fc.constantFrom('25h', '0s', '10m', '2m', 'https://u:p@h/v1', 'https://evil#.x', -1, 2_000_000, { unknown: 1 }, { env: 'KEY', none: true })),
+});
+function mutated(spec: Record<string, unknown>, m: { path: Array<string | number>; value: unknown } | undefined): Record<string, unknown> {
+  if (!m) return spec;
+  const copy = structuredClone(spec);
+  let at: Record<string | number, unknown> = copy;
+  for (const key of m.path.slice(0, -1)) {
+    if (typeof at[key] !== 'object' || at[key] === null) at[key] = {};
+    at = at[key] as Record<string | number, unknown>;
+  }
+  at[m.path.at(-1)!] = m.value;
+  return copy;
+}
+const route = fc
+  .tuple(routeSpec, fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: mutation, weight: 1 }))
+  .map(([spec, m]) => mutated(spec as Record<string, unknown>, m));
+const policySpec = fc.record(
+  { allowedRegions: fc.array(region, { maxLength: 2 }), requireZeroDataRetention: fc.boolean(), logPrompts: fc.constantFrom('never', 'allowed'), deniedModels: fc.array(fc.constantFrom('gpt-4o', 'claude-*'), { maxLength: 1 }) },
+  { requiredKeys: [] },
+);
+
+describe('fuzz: compile', () => {
+  test('any LLMRoutes and LLMPolicy compile without throwing, into a config the proxy loads', () => {
+    fc.assert(
+      fc.property(fc.array(route, { minLength: 1, maxLength: 3 }), fc.option(policySpec, { nil: undefined }), (specs, policySpecValue) => {
+        const routes = specs.map((spec, i) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name: `r${i}`, namespace: 'shop', generation: 1 }, spec }));
+        const policies = policySpecValue ? [{ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'p', namespace: 'shop', generation: 1 }, spec: policySpecValue }] : [];
+        const result = compile(routes, policies, { namespace: 'shop' });
+        const parsed = parseConfigText(dumpStampedConfig(result.config));
+        if (!parsed.ok) throw new Error(`the proxy refuses what compile emitted: ${JSON.stringify(parsed.issues)}`);
+        expect(result.routes).toHaveLength(routes.length);
       }),
       { numRuns: RUNS },
     );
