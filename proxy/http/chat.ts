@@ -5,7 +5,7 @@ import { UnsupportedRequestError, type StreamOutput } from '../providers/adapter
 import { enforceZeroRetention } from '../policy/retention.ts';
 import { dispatch, type DispatchDeps, type DispatchResult } from '../routing/dispatch.ts';
 import { targetOf, type Runtime } from '../runtime/runtime.ts';
-import type { Telemetry } from '../telemetry/hooks.ts';
+import type { RequestTelemetry, Telemetry } from '../telemetry/hooks.ts';
 import { checkChatRequest, checkEmbeddingsRequest, readJsonBody } from './body.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { SHUTTING_DOWN, type InFlightRequests } from './in-flight.ts';
@@ -23,12 +23,16 @@ export interface HandlerContext {
   maxInFlight?: number;
 }
 
-/** Whether a new request must be turned away: answering 503 at once beats queueing into an out-of-memory. */
-export function overloaded(ctx: HandlerContext): boolean {
-  return ctx.inFlight !== undefined && ctx.maxInFlight !== undefined && ctx.inFlight.size >= ctx.maxInFlight;
+/**
+ * Turns a new request away (503 `overloaded`, Retry-After 1 s) when maxInFlight are being served:
+ * answering at once beats queueing into an out-of-memory. True when it did.
+ */
+export function refusedAsOverloaded(ctx: HandlerContext, res: ServerResponse, telemetry: RequestTelemetry): boolean {
+  if (ctx.inFlight === undefined || ctx.maxInFlight === undefined || ctx.inFlight.size < ctx.maxInFlight) return false;
+  telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
+  sendError(res, 503, new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${ctx.maxInFlight} requests at once; retry shortly`).toBody(), 1000);
+  return true;
 }
-
-export const overloadedError = (max: number) => new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${max} requests at once; retry shortly`);
 
 export const DEFAULT_WRITE_STALL_MS = 30_000;
 
@@ -45,11 +49,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const telemetry = ctx.telemetry.startRequest({ requestId, operation, httpRoute, headers: req.headers });
-    if (overloaded(ctx)) {
-      telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
-      sendError(res, 503, overloadedError(ctx.maxInFlight!).toBody(), 1000);
-      return;
-    }
+    if (refusedAsOverloaded(ctx, res, telemetry)) return;
     const client = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) client.abort();

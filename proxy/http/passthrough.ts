@@ -12,7 +12,7 @@ import type { AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
 import { readJsonBody } from './body.ts';
 import { relayResponse } from './relay-response.ts';
-import { overloaded, overloadedError, type HandlerContext } from './chat.ts';
+import { refusedAsOverloaded, type HandlerContext } from './chat.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
 
@@ -44,11 +44,7 @@ export function passthroughHandler(ctx: HandlerContext) {
     const telemetry = ctx.telemetry.startRequest({ requestId, operation: 'passthrough', httpRoute: '/v1/*', headers: req.headers });
     let attempt: AttemptTelemetry | undefined;
     let errorCode: string | undefined;
-    if (overloaded(ctx)) {
-      telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
-      sendError(res, 503, overloadedError(ctx.maxInFlight!).toBody(), 1000);
-      return;
-    }
+    if (refusedAsOverloaded(ctx, res, telemetry)) return;
     const finished = new Promise<void>((resolve) => res.on('close', resolve));
     // Counted for a graceful shutdown; cut at its deadline (an opaque forwarded body has no error event to end with).
     const tracked = new AbortController();
