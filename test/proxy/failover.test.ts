@@ -138,6 +138,15 @@ describe('failover', () => {
     expect(b.requests).toHaveLength(10);
   });
 
+  test('a redirect is never followed: 502 upstream_redirect, no failover, the Location never called', async () => {
+    a.queue({ status: 302, headers: { location: `${b.baseURL}/chat/completions` }, body: {} });
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('upstream_redirect');
+    expect(b.requests).toHaveLength(0);
+  });
+
   test.each([429, 503])('a backend that answered %i with Retry-After gets no first attempts until then', async (status) => {
     a.queue({ status, headers: { 'retry-after': '30' } });
     const s = await start([route()]);

@@ -165,3 +165,23 @@ describe('case variants of routed fields (B8)', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('malformed JSON and prototype payloads (B6, B9)', () => {
+  test.each([
+    ['a byte order mark', '\ufeff{"model":"chat","messages":[{"role":"user","content":"hi"}]}'],
+    ['NaN', '{"model":"chat","temperature":NaN,"messages":[{"role":"user","content":"hi"}]}'],
+    ['trailing garbage', '{"model":"chat","messages":[{"role":"user","content":"hi"}]} trailing'],
+  ])('%s is 400 invalid_json and nothing goes upstream', async (_name, body) => {
+    const { status, json } = await post('/v1/chat/completions', body);
+    expect(status).toBe(400);
+    expect(json.error).toMatchObject({ code: 'invalid_json' });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test('__proto__ and constructor.prototype payloads pollute nothing', async () => {
+    const body = '{"model":"chat","messages":[{"role":"user","content":"hi"}],"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
+    await post('/v1/chat/completions', body);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+});
