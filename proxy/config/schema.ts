@@ -159,6 +159,9 @@ export type PolicyConfig = z.infer<typeof policySchema>;
 export const serverSchema = z.strictObject({
   /** Largest request body accepted, in bytes (413 above it). */
   maxBodyBytes: z.number().int().positive().max(512 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Largest non-streamed upstream answer read, in bytes (502 `upstream_response_too_large` above it);
+   *  default 64 MiB. Raise it for float-encoded embeddings of large batches. */
+  maxResponseBytes: z.number().int().positive().max(1024 * 1024 * 1024).optional(),
 });
 
 export const configSchema = z

@@ -80,7 +80,8 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
         deniedBackends: route.deniedNames,
         ...(operation === 'chat' ? { messages: (request as ChatCompletionRequest).messages } : {}),
       });
-      const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry }, ctx.deps);
+      const maxResponseBytes = runtime.config.server.maxResponseBytes;
+      const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry, ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) }, ctx.deps);
       attempts = result.attempts;
       res.setHeader('x-llmroute-attempts', String(result.attempts));
       if (client.signal.reason === SHUTTING_DOWN && result.kind === 'error') throw shutdownError;

@@ -47,6 +47,8 @@ export interface ClientRequest {
   clientModel: string;
   /** Aborted when the client goes away. */
   clientSignal: AbortSignal;
+  /** Largest non-streamed upstream answer read (default MAX_RESPONSE_BODY_BYTES). */
+  maxResponseBytes?: number;
 }
 
 export interface AttemptInput extends ClientRequest {
@@ -239,7 +241,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
 
   if (!input.stream) {
     try {
-      const text = await readText(response);
+      const text = await readText(response, input.maxResponseBytes !== undefined ? { bodyBytes: input.maxResponseBytes } : undefined);
       const body: unknown = JSON.parse(text);
       release();
       return { kind: 'json', body, text };

@@ -186,8 +186,8 @@ describe('sseSource event bound', () => {
 });
 
 describe('through the proxy', () => {
-  async function start(fake: FakeServer<unknown>): Promise<Started> {
-    const s = await startWith([{ name: 'shop/chat', models: ['chat'], backends: [backend('a', `${fake.url}/v1`)], retries: { attempts: 0, backoffMs: 1, maxBackoffMs: 10 } }]);
+  async function start(fake: FakeServer<unknown>, server?: { maxBodyBytes: number; maxResponseBytes?: number }): Promise<Started> {
+    const s = await startWith([{ name: 'shop/chat', models: ['chat'], backends: [backend('a', `${fake.url}/v1`)], retries: { attempts: 0, backoffMs: 1, maxBackoffMs: 10 } }], server ? { extra: { server } } : {});
     running.push(s);
     return s;
   }
@@ -302,4 +302,16 @@ describe('through the proxy', () => {
     await waitFor(() => busy.aborted === 1);
     expect(stats.sent).toBeLessThan(16 * MiB);
   }, 20_000);
+
+  test('server.maxResponseBytes sets the cap: a 20 KB answer is refused under 4 KiB and served under 64 KiB', async () => {
+    const answer = JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(20_000) }, finish_reason: 'stop' }] });
+    const up = await fake(async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+    const small = await start(up, { maxBodyBytes: 1024 * 1024, maxResponseBytes: 4096 });
+    const error = await small.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_response_too_large');
+    const large = await start(up, { maxBodyBytes: 1024 * 1024, maxResponseBytes: 64 * 1024 });
+    const completion = await large.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(completion.choices[0]!.message.content).toHaveLength(20_000);
+  });
 });
