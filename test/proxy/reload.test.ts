@@ -93,3 +93,36 @@ describe('config hot reload', () => {
     }
   });
 });
+
+describe('config swap with open streams (A10, B20)', () => {
+  test('an open stream finishes on the config it started with; requests after the swap use the new one', async () => {
+    const other = await startOpenAIFake({ content: 'from the new backend' });
+    const dir = await mkdtemp(join(tmpdir(), 'llmroute-swap-'));
+    const path = join(dir, 'config.yaml');
+    await writeFile(path, configText([{ name: 'r', models: ['chat'], backends: [backend('old', fake.baseURL)] }]));
+    const proxy = await startProxy({ configPath: path, port: 0, adminPort: 0, watchPollMs: 50 });
+    const client = new OpenAI({ baseURL: `${proxy.llmUrl}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      fake.queue({ content: 'one two three four five six', delayBetweenMs: 80 });
+      const stream = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      const iterator = stream[Symbol.asyncIterator]();
+      let text = '';
+      const first = await iterator.next(); // the stream is open and committed to the old backend
+      text += first.value?.choices[0]?.delta.content ?? '';
+
+      const before = (await readyz(proxy)).generation;
+      await writeFile(`${path}.tmp`, configText([{ name: 'r', models: ['chat'], backends: [backend('new', other.baseURL)] }]));
+      await rename(`${path}.tmp`, path);
+      await waitFor(async () => (await readyz(proxy)).generation !== before);
+      const after = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      expect(after.response.headers.get('x-llmroute-backend')).toBe('new');
+
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) text += r.value.choices[0]?.delta.content ?? '';
+      expect(text).toBe('one two three four five six');
+      expect(other.requests).toHaveLength(1);
+    } finally {
+      await proxy.close();
+      await other.close();
+    }
+  });
+});
