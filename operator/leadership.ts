@@ -33,10 +33,6 @@ export class Leadership<C extends TermController> {
     return this.synced;
   }
 
-  get controller(): C | undefined {
-    return this.current;
-  }
-
   started(): void {
     const term = (this.term += 1);
     this.synced = false;
