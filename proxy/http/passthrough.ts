@@ -10,6 +10,7 @@ import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
+import { DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
 import { readJsonBody } from './body.ts';
 import { relayResponse } from './relay-response.ts';
 import { refusedAsOverloaded, type HandlerContext } from './chat.ts';
@@ -21,8 +22,6 @@ const FORWARDED_HEADERS = ['accept', 'accept-encoding', 'user-agent', 'openai-be
 
 /** Endpoint paths under /v1/: lower-case segments, no dot segments, nothing that could change the host. */
 const ENDPOINT_PATH = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/;
-
-const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 export function passthroughHandler(ctx: HandlerContext) {
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
