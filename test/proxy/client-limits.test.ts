@@ -22,6 +22,19 @@ function readUntilClosed(socket: Socket): Promise<string> {
   return new Promise((resolve) => socket.on('close', () => resolve(text)));
 }
 
+/** Sends `opening`, then `piece` every 50 ms (a slow client) until the server closes; what it answered. */
+async function trickle(url: string, opening: string, piece: string): Promise<string> {
+  const socket = await rawClient(url);
+  const answer = readUntilClosed(socket);
+  socket.write(opening);
+  const timer = setInterval(() => socket.writable && socket.write(piece), 50);
+  try {
+    return await answer;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 describe('client limits', () => {
   let fake: OpenAIFake;
   let s: Started;
@@ -69,30 +82,16 @@ describe('client limits', () => {
   test('a body that trickles in past the request timeout gets 408 and no upstream call', async () => {
     fake = await startOpenAIFake();
     s = await startWith([route(fake)], { limits: { requestTimeoutMs: 400, timeoutCheckMs: 100 } });
-    const socket = await rawClient(s.proxy.llmUrl);
-    const answer = readUntilClosed(socket);
-    socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 50);
-    try {
-      expect(await answer).toMatch(/^HTTP\/1\.1 408 /);
-    } finally {
-      clearInterval(trickle);
-    }
+    const answer = await trickle(s.proxy.llmUrl, 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{', ' ');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(fake.requests).toHaveLength(0);
   });
 
   test('headers that never finish (slowloris) get 408 and the connection is closed', async () => {
     fake = await startOpenAIFake();
     s = await startWith([route(fake)], { limits: { headersTimeoutMs: 400, requestTimeoutMs: 400, timeoutCheckMs: 100 } });
-    const socket = await rawClient(s.proxy.llmUrl);
-    const answer = readUntilClosed(socket);
-    socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n');
-    const trickle = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 50);
-    try {
-      expect(await answer).toMatch(/^HTTP\/1\.1 408 /);
-    } finally {
-      clearInterval(trickle);
-    }
+    const answer = await trickle(s.proxy.llmUrl, 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n', 'x-slow: 1\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(fake.requests).toHaveLength(0);
   });
 });
