@@ -195,8 +195,8 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
     let open = await write(result.first);
     while (open && !clientSignal.aborted) {
       const next = await result.rest.next();
-      if (next.done) break;
-      open = await write(next.value);
+      if (next === undefined) break;
+      open = await write(next);
     }
   } catch {
     outcome = 'stream_error';
@@ -207,7 +207,6 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
       outcome = 'stream_error';
       if (tail === '') tail = `data: ${JSON.stringify(shutdownError.toBody())}\n\n`;
     }
-    await result.rest.return(undefined);
     result.close();
   }
   const usage = result.translator.usage();

@@ -9,7 +9,7 @@ import type { StreamOutput, StreamTranslator, UpstreamError } from '../providers
 import type { RuntimeBackend, RuntimeRoute } from '../runtime/runtime.ts';
 import type { AttemptReason, AttemptTelemetry, RequestTelemetry } from '../telemetry/hooks.ts';
 import type { Pools } from '../upstream/pools.ts';
-import { DEFAULT_TOTAL_TIMEOUT_MS, runAttempt, timeoutReason, type ClientRequest, type TimeoutKind } from './attempt.ts';
+import { DEFAULT_TOTAL_TIMEOUT_MS, runAttempt, timeoutReason, type ClientRequest, type StreamRest, type TimeoutKind } from './attempt.ts';
 import { retryDelay } from './backoff.ts';
 import type { BreakerRegistry } from './circuit-breaker.ts';
 import { attemptOrder } from './order.ts';
@@ -42,7 +42,7 @@ interface Answered {
 
 export type DispatchResult =
   | (Answered & { kind: 'json'; body: unknown; text?: string })
-  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: AsyncGenerator<StreamOutput[]>; close(): void })
+  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void })
   | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[] };
 
 const defaultSleep = (ms: number, signal: AbortSignal) =>
