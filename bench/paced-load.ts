@@ -13,27 +13,34 @@
 // generator's own timer lateness does not (it would charge every target alike, direct calls too).
 import { Client } from 'undici';
 
+/** Kept-alive connections to one target, reused across rounds (a round does not pay for connecting). */
+export class LoadConnections {
+  readonly clients: Client[];
+  constructor(port: number, connections: number) {
+    this.clients = Array.from({ length: connections }, () => new Client(`http://127.0.0.1:${port}`, { pipelining: 1 }));
+  }
+  close(): Promise<void> {
+    return Promise.all(this.clients.map((c) => c.close())).then(() => undefined);
+  }
+}
+
 export interface PacedLoadOptions {
-  port: number;
   path: string;
   body: string;
   rate: number;
   seconds: number;
-  connections: number;
 }
 
-export interface PacedLoadResult {
-  p50: number;
-  p99: number;
-  /** Completed requests per second over the run. */
-  rps: number;
+export interface PacedLoadRound {
+  /** Latency of each successful request, ms, in completion order. */
+  latencies: number[];
   /** Non-2xx answers and failed requests. */
   errors: number;
 }
 
-export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
-  const idle: Client[] = Array.from({ length: options.connections }, () => new Client(`http://127.0.0.1:${options.port}`, { pipelining: 1 }));
-  const all = [...idle];
+/** One round of `rate` requests/s for `seconds` over the given connections. */
+export async function pacedLoad(connections: LoadConnections, options: PacedLoadOptions): Promise<PacedLoadRound> {
+  const idle: Client[] = [...connections.clients];
   const headers = { 'content-type': 'application/json', authorization: 'Bearer bench' };
   const total = Math.round(options.rate * options.seconds);
   const intervalMs = 1000 / options.rate;
@@ -77,9 +84,5 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     tick();
   });
   while (finished < total) await new Promise((r) => setTimeout(r, 5));
-  const elapsedS = (performance.now() - start) / 1000;
-  await Promise.all(all.map((c) => c.close()));
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { p50: at(50), p99: at(99), rps: finished / elapsedS, errors };
+  return { latencies, errors };
 }

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Client } from 'undici';
 import autocannon from 'autocannon';
 import { freePort } from '../test/free-port.ts';
-import { pacedLoad } from './paced-load.ts';
+import { LoadConnections, pacedLoad } from './paced-load.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
@@ -137,9 +137,32 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Steady open-loop load: LOAD_RATE requests/s spread evenly over CONNECTIONS connections (see paced-load.ts). */
-async function underLoad(target: Target, stream: boolean): Promise<{ p50: number; p99: number; rps: number; errors: number }> {
-  return pacedLoad({ port: target.port, path: target.path, body: body(stream, target.model), rate: LOAD_RATE, seconds: LOAD_SECONDS, connections: CONNECTIONS });
+/** Rounds each target's steady load is split into, the targets taking turns: drift on a shared machine hits all alike. */
+const LOAD_ROUNDS = 4;
+
+/**
+ * Steady open-loop load: LOAD_RATE requests/s spread evenly over CONNECTIONS connections (see
+ * paced-load.ts), LOAD_SECONDS per target in all, in LOAD_ROUNDS rounds where the targets take turns.
+ */
+async function underLoad(targets: Target[], stream: boolean): Promise<Record<string, { p50: number; p99: number; errors: number }>> {
+  const connections = targets.map((t) => new LoadConnections(t.port, CONNECTIONS));
+  const latencies: number[][] = targets.map(() => []);
+  const errors = targets.map(() => 0);
+  try {
+    for (let round = 0; round < LOAD_ROUNDS; round++) {
+      for (const [k, t] of targets.entries()) {
+        const result = await pacedLoad(connections[k]!, { path: t.path, body: body(stream, t.model), rate: LOAD_RATE, seconds: LOAD_SECONDS / LOAD_ROUNDS });
+        latencies[k]!.push(...result.latencies);
+        errors[k]! += result.errors;
+      }
+    }
+  } finally {
+    await Promise.all(connections.map((c) => c.close()));
+  }
+  return Object.fromEntries(targets.map((t, k) => {
+    const sorted = latencies[k]!.sort((a, b) => a - b);
+    return [t.name, { p50: percentile(sorted, 50), p99: percentile(sorted, 99), errors: errors[k]! }];
+  }));
 }
 
 /** Closed loop: CONNECTIONS connections each sending its next request as soon as the last answered; requests/s completed. */
@@ -283,10 +306,9 @@ async function main(): Promise<void> {
   try {
     for (const stream of [false, true]) {
       const seq: Record<string, Awaited<ReturnType<typeof sequential>>> = {};
-      const load: Record<string, Awaited<ReturnType<typeof underLoad>>> = {};
       const saturated: Record<string, number> = {};
       for (const t of targets) seq[t.name] = await sequential(t, stream);
-      for (const t of targets) load[t.name] = await underLoad(t, stream);
+      const load = await underLoad(targets, stream);
       for (const t of targets) saturated[t.name] = await maxThroughput(t, stream);
       const kind = stream ? 'streaming' : 'non-streaming';
       for (const t of targets.filter((x) => x.baseline !== x.name)) {
@@ -320,9 +342,10 @@ the load generators (undici sequentially and at a steady rate, autocannon at sat
 are noisy: compare the rows of one run, not runs across machines.
 
 - **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time (after 100 warm-up requests).
-- **Under load**: ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s, open loop, over ${CONNECTIONS} kept-alive connections
+- **Under load**: ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s per target, open loop, over ${CONNECTIONS} kept-alive connections
   (bench/paced-load.ts): request i is due at i/${LOAD_RATE} s whatever happened before it, and its latency includes any
-  wait for a free connection. Not autocannon's \`overallRate\`: that one lets each connection send its quota for the
+  wait for a free connection. The ${LOAD_SECONDS} s are ${LOAD_ROUNDS} rounds in which the targets take turns, so drift on the
+  shared machine hits every target alike. Not autocannon's \`overallRate\`: that one lets each connection send its quota for the
   second back-to-back, so the load arrives as a burst of ${CONNECTIONS} concurrent requests at the top of every second,
   and its coordinated-omission correction adds synthetic samples (n-1, n-2 ... 1 ms for an n ms response); under those
   bursts added latency measures how long a queue of ${CONNECTIONS} takes to drain on two shared cores (earlier
