@@ -2,7 +2,7 @@
 // Everything on 127.0.0.1, bounded in count and time. Writes bench/RESULTS.md.
 // The upstream, the bare proxy and llmroute each run in their own process; the load generator here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import { Client } from 'undici';
 import autocannon from 'autocannon';
 import { freePort } from '../test/free-port.ts';
 import { LoadConnections, pacedLoad } from './paced-load.ts';
+import type { GcSummary } from './gc-sampler.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
@@ -181,6 +182,12 @@ async function maxThroughput(target: Target, stream: boolean): Promise<number> {
 
 const fmt = (n: number) => n.toFixed(2);
 
+function gcRow(mode: string, process: string, gc: GcSummary): string {
+  const minor = [...gc.minor].sort((a, b) => a - b);
+  const max = (xs: number[]) => (xs.length === 0 ? '-' : fmt(Math.max(...xs)));
+  return `| ${mode} | ${process} | ${minor.length} | ${minor.length === 0 ? '-' : fmt(percentile(minor, 50))} | ${max(minor)} | ${gc.major.length} | ${max(gc.major)} |`;
+}
+
 /** Sections other benchmarks own (between `<!-- name:start -->` and `<!-- name:end -->`) survive a rewrite. */
 function keptSections(): string {
   let previous = '';
@@ -193,17 +200,39 @@ function keptSections(): string {
   return sections.map((section) => `\n${section}\n`).join('');
 }
 
-async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<{ port: number; proc: ChildProcess }> {
+/** A TypeScript file of bench/ as plain JavaScript in a temporary directory: a measured process then does not carry Node's type-stripping compiler (amaro, WebAssembly, several MB). */
+async function strippedScript(name: string): Promise<string> {
+  const { stripTypeScriptTypes } = await import('node:module');
+  const script = join(mkdtempSync(join(tmpdir(), 'llmroute-bench-')), name.replace(/\.ts$/, '.mjs'));
+  writeFileSync(script, stripTypeScriptTypes(readFileSync(join(root, 'bench', name), 'utf8')));
+  return script;
+}
+
+interface Llmroute {
+  port: number;
+  proc: ChildProcess;
+  /** Garbage collections (pauses in ms) since the last call, from the preloaded bench/gc-sampler.ts. */
+  gcSinceLast(): Promise<GcSummary>;
+}
+
+async function startLlmroute(config: string, env: NodeJS.ProcessEnv): Promise<Llmroute> {
   const port = await freePort();
   const adminPort = await freePort();
+  const gcFile = join(mkdtempSync(join(tmpdir(), 'llmroute-gc-')), 'gc.json');
   // As deployed: the default log level (one JSON line per request) into a pipe that is read, as a
   // container runtime reads a sidecar's stdout.
-  const proc = spawn(process.execPath, ['bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key' },
+  const proc = spawn(process.execPath, ['--import', await strippedScript('gc-sampler.ts'), 'bin/llmroute.js', 'proxy', '--config', config, '--port', String(port), '--admin-port', String(adminPort)], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, LLMROUTE_DIST: '1', BENCH_ANTHROPIC_KEY: 'bench-key', LLMROUTE_BENCH_GC_FILE: gcFile },
   });
   proc.stdout!.resume();
   await waitReady(`http://127.0.0.1:${adminPort}/readyz`);
-  return { port, proc };
+  const gcSinceLast = async (): Promise<GcSummary> => {
+    rmSync(gcFile, { force: true });
+    proc.kill('SIGUSR2');
+    for (let i = 0; i < 100 && !existsSync(gcFile); i++) await new Promise((r) => setTimeout(r, 20));
+    return JSON.parse(readFileSync(gcFile, 'utf8')) as GcSummary;
+  };
+  return { port, proc, gcSinceLast };
 }
 
 /** VmRSS of a process after `ready` resolved (or 1.5 s after it started) and 0.5 s more of idling, then stopped. */
@@ -242,11 +271,7 @@ async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv, upstreamPo
       await oneCompletion(port);
     });
   };
-  // The bare proxy's TypeScript is stripped here, so the measured process does not carry Node's
-  // type-stripping compiler (amaro, WebAssembly) that `node bench/bare-proxy.ts` loads.
-  const { stripTypeScriptTypes } = await import('node:module');
-  const bareScript = join(mkdtempSync(join(tmpdir(), 'llmroute-bare-')), 'bare-proxy.mjs');
-  writeFileSync(bareScript, stripTypeScriptTypes(readFileSync(join(root, 'bench/bare-proxy.ts'), 'utf8')));
+  const bareScript = await strippedScript('bare-proxy.ts');
   const bare = () => idleRssOf([bareScript, String(upstreamPort)], env, async (proc) => {
     const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
     await oneCompletion(Number(line.toString().trim()));
@@ -301,6 +326,7 @@ async function main(): Promise<void> {
   ];
   const rows: string[] = [];
   const tracingRows: string[] = [];
+  const gcRows: string[] = [];
   let peakRss = 0;
   let peakRssTraced = 0;
   try {
@@ -308,9 +334,13 @@ async function main(): Promise<void> {
       const seq: Record<string, Awaited<ReturnType<typeof sequential>>> = {};
       const saturated: Record<string, number> = {};
       for (const t of targets) seq[t.name] = await sequential(t, stream);
+      await ours.gcSinceLast();
+      await traced.gcSinceLast();
       const load = await underLoad(targets, stream);
-      for (const t of targets) saturated[t.name] = await maxThroughput(t, stream);
       const kind = stream ? 'streaming' : 'non-streaming';
+      gcRows.push(gcRow(kind, 'llmroute (serves the llmroute and translated rows)', await ours.gcSinceLast()));
+      gcRows.push(gcRow(kind, 'llmroute, tracing on', await traced.gcSinceLast()));
+      for (const t of targets) saturated[t.name] = await maxThroughput(t, stream);
       for (const t of targets.filter((x) => x.baseline !== x.name)) {
         const s = seq[t.name]!, d = seq[t.baseline]!, l = load[t.name]!, ld = load[t.baseline]!;
         rows.push(`| ${kind} | ${t.name} | ${fmt(s.p50 - d.p50)} | ${fmt(s.p99 - d.p99)} | ${stream ? fmt(s.ttft50 - d.ttft50) : '-'} | ${s.cpuPerRequest !== undefined ? fmt(s.cpuPerRequest) : '-'} | ${fmt(l.p50 - ld.p50)} | ${fmt(l.p99 - ld.p99)} | ${saturated[t.name]!.toFixed(0)} | ${l.errors} |`);
@@ -376,6 +406,17 @@ Idle RSS (VmRSS, each process started alone; a proxy first relays one chat compl
 | process | idle RSS MB |
 |---|---|
 ${memoryRows.join('\n')}
+
+## Garbage collection under load
+
+Pauses of the llmroute processes' garbage collections while they served the ${LOAD_RATE}/s phase of each mode
+(bench/gc-sampler.ts, preloaded; PerformanceObserver \`gc\` entries). A young-generation collection costs what
+survives it: past a millisecond, objects of finished requests are being kept alive (this table is how a
+retention bug in the stream path showed, with young collections of 5-10 ms).
+
+| mode | process | young-generation GCs | young p50 ms | young max ms | full GCs | full max ms |
+|---|---|---|---|---|---|---|
+${gcRows.join('\n')}
 
 ## Tracing overhead
 
