@@ -17,16 +17,24 @@ function keysLongestFirst(provider: string): string[] {
 }
 
 /**
- * The price of a provider's model: exact name first, then the longest table name that is a prefix
- * followed by `-` (dated snapshots: gpt-4o-2024-08-06, claude-sonnet-4-5-20250929). An override
- * wins field by field; a complete override prices even models the table does not know.
+ * What may follow a listed name and still be that model: a snapshot date (gpt-4o-2024-08-06,
+ * claude-sonnet-4-5-20250929, qwen-max-2025-01-25), a version number (gemini-2.0-flash-001) or
+ * `latest`. Anything else is another model, often at another price (claude-opus-4-5 is not
+ * claude-opus-4, gpt-5-pro is not gpt-5): its cost is unknown rather than wrong.
+ */
+const SNAPSHOT_SUFFIX = /^-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)$/;
+
+/**
+ * The price of a provider's model: exact name first, then the longest table name followed by a
+ * snapshot suffix (SNAPSHOT_SUFFIX). An override wins field by field; a complete override prices
+ * even models the table does not know.
  */
 export function priceOf(provider: string, model: string, override?: Partial<Price>): Price | undefined {
   const table = PRICE_TABLE[provider] ?? {};
   const name = model.toLowerCase().replace(/^models\//, '');
   let listed = table[name];
   if (!listed) {
-    const prefix = keysLongestFirst(provider).find((key) => name.startsWith(`${key}-`));
+    const prefix = keysLongestFirst(provider).find((key) => name.startsWith(key) && SNAPSHOT_SUFFIX.test(name.slice(key.length)));
     listed = prefix ? table[prefix] : undefined;
   }
   const merged = { ...(listed ?? {}), ...(override ?? {}) } as Partial<Price>;

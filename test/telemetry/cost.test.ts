@@ -12,6 +12,17 @@ describe('prices', () => {
     expect(priceOf('openai-compatible', 'llama-3.1-70b')).toBeUndefined();
   });
 
+  test('only a snapshot suffix (date, version number, latest) extends a listed name: another model is unknown, not mispriced', () => {
+    expect(priceOf('anthropic', 'claude-3-5-haiku-20241022')?.input).toBe(0.8);
+    expect(priceOf('gemini', 'gemini-2.0-flash-001')?.input).toBe(0.1);
+    expect(priceOf('openai', 'gpt-4o-latest')?.input).toBe(2.5);
+    // A variant or successor is a different model with a different price.
+    expect(priceOf('openai', 'gpt-4o-audio-preview')).toBeUndefined();
+    expect(priceOf('openai', 'gpt-4o-mini-search-preview-2025-03-11')).toBeUndefined();
+    expect(priceOf('anthropic', 'claude-opus-4-99')).toBeUndefined();
+    expect(priceOf('openai', 'gpt-5-pro')).toBeUndefined();
+  });
+
   test('a backend override wins field by field; a complete override prices a self-hosted model', () => {
     expect(priceOf('openai', 'gpt-4o', { input: 2 })).toEqual({ input: 2, cachedInput: 1.25, output: 10 });
     expect(priceOf('openai-compatible', 'llama', { input: 0.05, output: 0.1 })).toEqual({ input: 0.05, output: 0.1 });
