@@ -2,7 +2,7 @@
 import type { BackendConfig } from '../config/schema.ts';
 import type { Usage } from '../openai/types.ts';
 import { tokenCounts } from '../openai/usage.ts';
-import { PRICE_TABLE, type Price } from './price-table.ts';
+import { PRICE_TABLE, type LongPromptPrice, type Price } from './price-table.ts';
 
 const sortedKeys = new Map<string, string[]>();
 
@@ -24,12 +24,16 @@ function keysLongestFirst(provider: string): string[] {
  */
 const SNAPSHOT_SUFFIX = /^-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)$/;
 
+/** A price, with the prices of long prompts where the provider charges more for them. */
+export type TieredPrice = Price & { longPrompt?: LongPromptPrice };
+
 /**
  * The price of a provider's model: exact name first, then the longest table name followed by a
  * snapshot suffix (SNAPSHOT_SUFFIX). An override wins field by field; a complete override prices
- * even models the table does not know.
+ * even models the table does not know. An override also replaces the listed long-prompt prices:
+ * a negotiated or self-hosted rate is the whole deal.
  */
-export function priceOf(provider: string, model: string, override?: Partial<Price>): Price | undefined {
+export function priceOf(provider: string, model: string, override?: Partial<Price>): TieredPrice | undefined {
   const table = PRICE_TABLE[provider] ?? {};
   const name = model.toLowerCase().replace(/^models\//, '');
   let listed = table[name];
@@ -37,15 +41,17 @@ export function priceOf(provider: string, model: string, override?: Partial<Pric
     const prefix = keysLongestFirst(provider).find((key) => name.startsWith(key) && SNAPSHOT_SUFFIX.test(name.slice(key.length)));
     listed = prefix ? table[prefix] : undefined;
   }
-  const merged = { ...(listed ?? {}), ...(override ?? {}) } as Partial<Price>;
+  const merged = { ...(listed ?? {}), ...(override ?? {}) } as Partial<TieredPrice> & { checked?: string };
   if (merged.input === undefined || merged.output === undefined) return undefined;
-  const { checked: _checked, ...price } = merged as Price & { checked?: string };
-  return price;
+  const { checked: _checked, longPrompt, ...price } = merged as TieredPrice & { checked?: string };
+  return longPrompt && override === undefined ? { ...price, longPrompt } : price;
 }
 
 /** USD for a usage: uncached input, cache reads, cache writes, output (reasoning apart if priced apart). */
-export function costOfUsage(usage: Usage, price: Price): number {
+export function costOfUsage(usage: Usage, tiered: TieredPrice): number {
   const tokens = tokenCounts(usage);
+  // prompt_tokens counts cache reads and writes too: the whole prompt decides the tier.
+  const price: Price = tiered.longPrompt && tokens.input > tiered.longPrompt.aboveTokens ? tiered.longPrompt : tiered;
   const cached = tokens.cachedInput;
   const cacheWrite = tokens.cacheWrite;
   const uncached = Math.max(0, tokens.input - cached - cacheWrite);

@@ -13,8 +13,18 @@ export interface Price {
   reasoning?: number;
 }
 
+/**
+ * Prices of a request whose prompt (fresh input, cache reads and cache writes) is longer than
+ * `aboveTokens`: they apply to every token of that request, output included (Gemini 2.5 Pro above
+ * 200k, Claude Haiku 5.5 above 100k).
+ */
+export interface LongPromptPrice extends Price {
+  aboveTokens: number;
+}
+
 export interface PriceEntry extends Price {
   checked: string;
+  longPrompt?: LongPromptPrice;
 }
 
 type Table = Readonly<Record<string, PriceEntry>>;
@@ -38,19 +48,46 @@ export const PRICE_TABLE: Readonly<Record<string, Table>> = {
   openai: OPENAI,
   'azure-openai': OPENAI, // Azure's global deployments list the same prices; regional ones differ: override
   anthropic: {
-    'claude-opus-4-1': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2025-08-05' },
-    'claude-opus-4': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2025-08-05' },
+    // platform.claude.com/docs/en/about-claude/pricing (Anthropic's model pricing table) for Fable,
+    // Mythos, Opus 4-5 and the 4.x Opus line; the Claude 5 model pages for the input/output prices of
+    // Opus 5.5, Sonnet 5.5, Sonnet 5 and Haiku 5.5. Cache writes are 1.25x input (5-minute cache; a
+    // 1-hour write costs 2x and is reported by Anthropic in the same counter, so it is under-priced
+    // here). Cache reads of Opus 5.5, Sonnet 5.5 (cut to 0.05x on 2026-10-07), Haiku 5.5's tiers and
+    // Fable/Mythos 5.2 are from third-party price trackers that cite that page: verify on upgrade.
+    'claude-fable-5-2': { input: 8, cachedInput: 0.2, cacheWrite: 10, output: 40, checked: '2026-12-03' },
+    'claude-mythos-5-2': { input: 8, cachedInput: 0.2, cacheWrite: 10, output: 40, checked: '2026-12-03' },
+    'claude-fable-5-1': { input: 10, cachedInput: 0.25, cacheWrite: 12.5, output: 50, checked: '2026-12-03' },
+    'claude-mythos-5-1': { input: 10, cachedInput: 0.25, cacheWrite: 12.5, output: 50, checked: '2026-12-03' },
+    'claude-fable-5': { input: 10, cachedInput: 1, cacheWrite: 12.5, output: 50, checked: '2026-12-03' },
+    'claude-mythos-5': { input: 10, cachedInput: 1, cacheWrite: 12.5, output: 50, checked: '2026-12-03' },
+    'claude-opus-5-5': { input: 4, cachedInput: 0.2, cacheWrite: 5, output: 20, checked: '2026-12-03' },
+    'claude-opus-5': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, output: 25, checked: '2026-12-03' },
+    'claude-opus-4-8': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, output: 25, checked: '2026-12-03' },
+    'claude-opus-4-7': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, output: 25, checked: '2026-12-03' },
+    'claude-opus-4-6': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, output: 25, checked: '2026-12-03' },
+    'claude-opus-4-5': { input: 5, cachedInput: 0.5, cacheWrite: 6.25, output: 25, checked: '2026-12-03' },
+    'claude-opus-4-1': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2026-12-03' },
+    'claude-opus-4': { input: 15, cachedInput: 1.5, cacheWrite: 18.75, output: 75, checked: '2026-12-03' },
+    'claude-sonnet-5-5': { input: 2, cachedInput: 0.1, cacheWrite: 2.5, output: 10, checked: '2026-12-03' },
+    'claude-sonnet-5': { input: 2, cachedInput: 0.2, cacheWrite: 2.5, output: 10, checked: '2026-12-03' },
     'claude-sonnet-4-5': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, checked: '2025-09-29' },
     'claude-sonnet-4': { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15, checked: '2025-08-05' },
+    'claude-haiku-5-5': {
+      input: 0.1, cachedInput: 0.01, cacheWrite: 0.125, output: 0.5, checked: '2026-12-03',
+      longPrompt: { aboveTokens: 100_000, input: 0.5, cachedInput: 0.05, cacheWrite: 0.625, output: 2.5 },
+    },
     'claude-haiku-4-5': { input: 1, cachedInput: 0.1, cacheWrite: 1.25, output: 5, checked: '2025-10-15' },
     'claude-3-5-haiku': { input: 0.8, cachedInput: 0.08, cacheWrite: 1, output: 4, checked: '2025-08-05' },
   },
   gemini: {
-    // Gemini 2.5 Pro's price doubles above 200k prompt tokens; the table holds the ≤200k tier.
+    // Gemini 2.5 Pro's prices rise above 200k prompt tokens (input 2.50, cache reads 0.25, output 15).
     // Context-cache reads are 10% of input since implicit caching (2025): 2.5 Pro 0.125 as Google's
     // own forum quotes the pricing page (discuss.ai.google.dev/t/107349); Flash and Flash-Lite follow
     // the same ratio. The pricing page itself could not be fetched from here: verify on upgrade.
-    'gemini-2.5-pro': { input: 1.25, cachedInput: 0.125, output: 10, checked: '2026-11-25' },
+    'gemini-2.5-pro': {
+      input: 1.25, cachedInput: 0.125, output: 10, checked: '2026-11-25',
+      longPrompt: { aboveTokens: 200_000, input: 2.5, cachedInput: 0.25, output: 15 },
+    },
     'gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5, checked: '2026-11-25' },
     'gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.01, output: 0.4, checked: '2026-11-25' },
     'gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },

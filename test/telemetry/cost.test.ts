@@ -66,6 +66,27 @@ describe('cost of a usage', () => {
     expect(costOfUsage({ prompt_tokens: 0, completion_tokens: 100, total_tokens: 100, completion_tokens_details: { reasoning_tokens: 60 } }, { input: 1, output: 10, reasoning: 20 })).toBeCloseTo((40 * 10 + 60 * 20) / 1e6, 10);
   });
 
+  test('long prompts: past the threshold every token of the request is billed at the long-prompt prices', () => {
+    // claude-haiku-5-5 up to 100k prompt tokens: 0.10 in, 0.50 out; above: 0.50 in, 0.05 cache read, 2.50 out.
+    const short = { prompt_tokens: 100_000, completion_tokens: 1000, total_tokens: 101_000 };
+    expect(backendCost({ provider: 'anthropic', model: 'claude-haiku-5-5' }, short)).toBeCloseTo((100_000 * 0.1 + 1000 * 0.5) / 1e6, 10);
+    const long = { prompt_tokens: 150_000, completion_tokens: 1000, total_tokens: 151_000, prompt_tokens_details: { cached_tokens: 50_000 } };
+    expect(backendCost({ provider: 'anthropic', model: 'claude-haiku-5-5' }, long)).toBeCloseTo((100_000 * 0.5 + 50_000 * 0.05 + 1000 * 2.5) / 1e6, 10);
+    // gemini-2.5-pro above 200k: 2.50 in, 15 out (thinking tokens are output).
+    const gemini = { prompt_tokens: 250_000, completion_tokens: 2000, total_tokens: 252_000, completion_tokens_details: { reasoning_tokens: 1500 } };
+    expect(backendCost({ provider: 'gemini', model: 'gemini-2.5-pro' }, gemini)).toBeCloseTo((250_000 * 2.5 + 2000 * 15) / 1e6, 10);
+  });
+
+  test('an override is the whole deal: it replaces the listed long-prompt prices', () => {
+    const long = { prompt_tokens: 150_000, completion_tokens: 0, total_tokens: 150_000 };
+    expect(backendCost({ provider: 'anthropic', model: 'claude-haiku-5-5', pricing: { input: 0.08 } }, long)).toBeCloseTo((150_000 * 0.08) / 1e6, 10);
+  });
+
+  test('newer Claude models carry their own prices, not an older namesake\'s', () => {
+    expect(priceOf('anthropic', 'claude-opus-4-5')).toMatchObject({ input: 5, output: 25 });
+    expect(priceOf('anthropic', 'claude-opus-4-1-20250805')).toMatchObject({ input: 15, output: 75 });
+  });
+
   test('unknown price is undefined, never 0', () => {
     expect(backendCost({ provider: 'openai-compatible', model: 'mystery' }, { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 })).toBeUndefined();
   });
