@@ -30,6 +30,20 @@ export interface PriceEntry extends Price {
 type Table = Readonly<Record<string, PriceEntry>>;
 
 const OPENAI: Table = {
+  // GPT-5.x: OpenAI's pricing page as summarised by three independent third-party write-ups that cite it
+  // (api-evangelist, read 2026-11-05; benchlm.ai; morphllm.com), which agree: verify on upgrade. The -pro
+  // models have no cached-input price. GPT-5.4 costs more above 272k prompt tokens (not modelled here:
+  // how the surcharge applies could not be read first-hand).
+  'gpt-5.5': { input: 5, cachedInput: 0.5, output: 30, checked: '2026-12-03' },
+  'gpt-5.5-pro': { input: 30, output: 180, checked: '2026-12-03' },
+  'gpt-5.4': { input: 2.5, cachedInput: 0.25, output: 15, checked: '2026-12-03' },
+  'gpt-5.4-mini': { input: 0.75, cachedInput: 0.075, output: 4.5, checked: '2026-12-03' },
+  'gpt-5.4-nano': { input: 0.2, cachedInput: 0.02, output: 1.25, checked: '2026-12-03' },
+  'gpt-5.4-pro': { input: 30, output: 180, checked: '2026-12-03' },
+  'gpt-5.2': { input: 1.75, cachedInput: 0.175, output: 14, checked: '2026-12-03' },
+  'gpt-5.2-pro': { input: 21, output: 168, checked: '2026-12-03' },
+  'gpt-5.1': { input: 1.25, cachedInput: 0.125, output: 10, checked: '2026-12-03' },
+  'gpt-5-pro': { input: 15, output: 120, checked: '2026-12-03' },
   'gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10, checked: '2025-08-01' },
   'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6, checked: '2025-08-01' },
   'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8, checked: '2025-08-01' },

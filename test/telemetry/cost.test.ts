@@ -20,7 +20,8 @@ describe('prices', () => {
     expect(priceOf('openai', 'gpt-4o-audio-preview')).toBeUndefined();
     expect(priceOf('openai', 'gpt-4o-mini-search-preview-2025-03-11')).toBeUndefined();
     expect(priceOf('anthropic', 'claude-opus-4-99')).toBeUndefined();
-    expect(priceOf('openai', 'gpt-5-pro')).toBeUndefined();
+    expect(priceOf('openai', 'gpt-5-codex')).toBeUndefined();
+    expect(priceOf('openai', 'gpt-5-pro')).toMatchObject({ input: 15, output: 120 });
   });
 
   test('a backend override wins field by field; a complete override prices a self-hosted model', () => {
