@@ -113,8 +113,14 @@ export const PRICE_TABLE: Readonly<Record<string, Table>> = {
     'codestral-latest': { input: 0.3, output: 0.9, checked: '2025-08-01' },
   },
   deepseek: {
-    'deepseek-chat': { input: 0.27, cachedInput: 0.07, output: 1.1, checked: '2025-08-01' },
-    'deepseek-reasoner': { input: 0.55, cachedInput: 0.14, output: 2.19, checked: '2025-08-01' },
+    // DeepSeek's pricing page as three independent write-ups quote it (tokenmix.ai checked 2026-04-30,
+    // devtk.ai updated 2026-05-24, chat-deep.ai): V4 models; cache hits cut to a tenth on 2026-04-26;
+    // V4 Pro's 75%-off price made its list price after 2026-05-31. deepseek-chat and deepseek-reasoner
+    // were aliases of V4 Flash (non-thinking, thinking) until their retirement after 2026-07-24.
+    'deepseek-v4-flash': { input: 0.14, cachedInput: 0.0028, output: 0.28, checked: '2026-12-03' },
+    'deepseek-v4-pro': { input: 0.435, cachedInput: 0.003625, output: 0.87, checked: '2026-12-03' },
+    'deepseek-chat': { input: 0.14, cachedInput: 0.0028, output: 0.28, checked: '2026-12-03' },
+    'deepseek-reasoner': { input: 0.14, cachedInput: 0.0028, output: 0.28, checked: '2026-12-03' },
   },
   qwen: {
     'qwen-max': { input: 1.6, output: 6.4, checked: '2025-08-01' },
