@@ -1,9 +1,11 @@
 // Watches the config file and its directory. A ConfigMap volume updates by swapping the `..data`
 // symlink in the directory, which a watch on the file alone misses; editors replace files by
 // rename. A slow poll backs up fs.watch, whose events are not guaranteed on every file system.
+// The directory may hold other files (a project directory under `llmroute dev`, a log written
+// beside the config): their changes are not reloads.
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export interface WatchHandle {
   close(): void;
@@ -17,9 +19,14 @@ export function watchFile(path: string, onChange: () => void, options: { debounc
     timer = setTimeout(onChange, debounceMs);
   };
   const watchers: FSWatcher[] = [];
-  for (const target of [dirname(path), path]) {
+  const name = basename(path);
+  const concernsConfig = (filename: string | Buffer | null): boolean => filename === null || isConfigEntry(filename.toString(), name);
+  for (const [target, listener] of [
+    [dirname(path), (_event: string, filename: string | Buffer | null) => concernsConfig(filename) && trigger()],
+    [path, trigger],
+  ] as const) {
     try {
-      const w = watch(target, trigger);
+      const w = watch(target, listener);
       w.on('error', () => undefined);
       watchers.push(w);
     } catch {
@@ -45,4 +52,12 @@ export function watchFile(path: string, onChange: () => void, options: { debounc
       for (const w of watchers) w.close();
     },
   };
+}
+
+/**
+ * Whether a change to this directory entry may change the config: the file itself, or a `..`
+ * entry of a ConfigMap volume (kubelet swaps the `..data` symlink to a new `..<timestamp>` directory).
+ */
+export function isConfigEntry(entry: string, configName: string): boolean {
+  return entry === configName || entry.startsWith('..');
 }
