@@ -29,6 +29,8 @@ export interface PriceEntry extends Price {
 
 type Table = Readonly<Record<string, PriceEntry>>;
 
+const GEMINI_3_PRO_LONG: LongPromptPrice = { aboveTokens: 200_000, input: 4, cachedInput: 0.4, output: 18 };
+
 const OPENAI: Table = {
   // GPT-5.x: OpenAI's pricing page as summarised by three independent third-party write-ups that cite it
   // (api-evangelist, read 2026-11-05; benchlm.ai; morphllm.com), which agree: verify on upgrade. The -pro
@@ -98,6 +100,16 @@ export const PRICE_TABLE: Readonly<Record<string, Table>> = {
     // Context-cache reads are 10% of input since implicit caching (2025): 2.5 Pro 0.125 as Google's
     // own forum quotes the pricing page (discuss.ai.google.dev/t/107349); Flash and Flash-Lite follow
     // the same ratio. The pricing page itself could not be fetched from here: verify on upgrade.
+    // Gemini 3.x preview models: Google's pricing page as factquire.com records it (quoted, read there
+    // 2026-07-04) and as write-ups from 2026-03 that recheck it agree: 3.1 Pro 2/12 up to 200k prompt
+    // tokens and 4/18 above, cache reads 0.20/0.40; gemini-3-pro-preview was shut down on 2026-03-09
+    // and now answers as 3.1 Pro; -customtools is the same model for agents. 3.1 Flash-Lite's
+    // cache-read price was not found: its cached tokens are priced as input (an upper bound).
+    'gemini-3.1-pro-preview': { input: 2, cachedInput: 0.2, output: 12, checked: '2026-12-04', longPrompt: GEMINI_3_PRO_LONG },
+    'gemini-3.1-pro-preview-customtools': { input: 2, cachedInput: 0.2, output: 12, checked: '2026-12-04', longPrompt: GEMINI_3_PRO_LONG },
+    'gemini-3-pro-preview': { input: 2, cachedInput: 0.2, output: 12, checked: '2026-12-04', longPrompt: GEMINI_3_PRO_LONG },
+    'gemini-3-flash-preview': { input: 0.5, cachedInput: 0.05, output: 3, checked: '2026-12-04' },
+    'gemini-3.1-flash-lite-preview': { input: 0.25, output: 1.5, checked: '2026-12-04' },
     'gemini-2.5-pro': {
       input: 1.25, cachedInput: 0.125, output: 10, checked: '2026-11-25',
       longPrompt: { aboveTokens: 200_000, input: 2.5, cachedInput: 0.25, output: 15 },

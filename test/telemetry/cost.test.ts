@@ -78,6 +78,17 @@ describe('cost of a usage', () => {
     expect(backendCost({ provider: 'gemini', model: 'gemini-2.5-pro' }, gemini)).toBeCloseTo((250_000 * 2.5 + 2000 * 15) / 1e6, 10);
   });
 
+  test('Gemini 3.x preview models: priced by their exact names, 3.1 Pro with its long-prompt tier', () => {
+    // gemini-3.1-pro-preview up to 200k: 2 in, 0.20 cache read, 12 out; above: 4 in, 0.40 cache read, 18 out.
+    const short = { prompt_tokens: 100_000, completion_tokens: 1000, total_tokens: 101_000, prompt_tokens_details: { cached_tokens: 40_000 } };
+    expect(backendCost({ provider: 'gemini', model: 'gemini-3.1-pro-preview' }, short)).toBeCloseTo((60_000 * 2 + 40_000 * 0.2 + 1000 * 12) / 1e6, 10);
+    const long = { prompt_tokens: 300_000, completion_tokens: 1000, total_tokens: 301_000, prompt_tokens_details: { cached_tokens: 100_000 } };
+    expect(backendCost({ provider: 'gemini', model: 'gemini-3.1-pro-preview' }, long)).toBeCloseTo((200_000 * 4 + 100_000 * 0.4 + 1000 * 18) / 1e6, 10);
+    expect(priceOf('gemini', 'gemini-3-flash-preview')).toMatchObject({ input: 0.5, cachedInput: 0.05, output: 3 });
+    // A preview name is not a snapshot of the 2.5 models, nor is an unlisted 3.x variant priced by a namesake.
+    expect(priceOf('gemini', 'gemini-3-pro-image-preview')).toBeUndefined();
+  });
+
   test('an override is the whole deal: it replaces the listed long-prompt prices', () => {
     const long = { prompt_tokens: 150_000, completion_tokens: 0, total_tokens: 150_000 };
     expect(backendCost({ provider: 'anthropic', model: 'claude-haiku-5-5', pricing: { input: 0.08 } }, long)).toBeCloseTo((150_000 * 0.08) / 1e6, 10);
