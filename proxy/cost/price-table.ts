@@ -119,10 +119,17 @@ export const PRICE_TABLE: Readonly<Record<string, Table>> = {
     'gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4, checked: '2025-08-01' },
   },
   mistral: {
-    'mistral-large-latest': { input: 2, output: 6, checked: '2025-08-01' },
-    'mistral-medium-latest': { input: 0.4, output: 2, checked: '2025-08-01' },
-    'mistral-small-latest': { input: 0.1, output: 0.3, checked: '2025-08-01' },
-    'codestral-latest': { input: 0.3, output: 0.9, checked: '2025-08-01' },
+    // The -latest aliases of Large and Medium moved to newer models at other prices (Large 3, 2512:
+    // 0.50/1.50 where Large 2 was 2/6; Medium 3.5 is quoted at 1.50/7.50 where Medium 3 was 0.40/2), so
+    // they are not listed: which model answers them is Mistral's choice at request time. Dated names
+    // are. Sources: Vercel AI Gateway's model page (billed at Mistral's API rates), puter.com's
+    // 2026-06 breakdown and tokenmix.ai's 2026-04 table; write-ups that price Large 3 at 2/6 describe
+    // Large 2's price. Small and Codestral agree across them.
+    'mistral-large-2512': { input: 0.5, output: 1.5, checked: '2026-12-04' },
+    'mistral-large-2411': { input: 2, output: 6, checked: '2026-12-04' },
+    'mistral-medium-2505': { input: 0.4, output: 2, checked: '2026-12-04' },
+    'mistral-small-latest': { input: 0.1, output: 0.3, checked: '2026-12-04' },
+    'codestral-latest': { input: 0.3, output: 0.9, checked: '2026-12-04' },
   },
   deepseek: {
     // DeepSeek's pricing page as three independent write-ups quote it (tokenmix.ai checked 2026-04-30,

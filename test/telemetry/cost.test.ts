@@ -89,6 +89,13 @@ describe('cost of a usage', () => {
     expect(priceOf('gemini', 'gemini-3-pro-image-preview')).toBeUndefined();
   });
 
+  test('Mistral: a -latest alias that moved to a differently priced model is unknown; dated models are priced', () => {
+    expect(priceOf('mistral', 'mistral-large-latest')).toBeUndefined();
+    expect(priceOf('mistral', 'mistral-large-2512')).toMatchObject({ input: 0.5, output: 1.5 });
+    expect(priceOf('mistral', 'mistral-large-2411')).toMatchObject({ input: 2, output: 6 });
+    expect(backendCost({ provider: 'mistral', model: 'mistral-medium-latest' }, { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 })).toBeUndefined();
+  });
+
   test('an override is the whole deal: it replaces the listed long-prompt prices', () => {
     const long = { prompt_tokens: 150_000, completion_tokens: 0, total_tokens: 150_000 };
     expect(backendCost({ provider: 'anthropic', model: 'claude-haiku-5-5', pricing: { input: 0.08 } }, long)).toBeCloseTo((150_000 * 0.08) / 1e6, 10);
