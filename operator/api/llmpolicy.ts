@@ -1,16 +1,16 @@
 // LLMPolicy, the object platform teams write, at most one that counts per namespace.
-import { z } from 'zod';
+import * as z from '../../proxy/config/zod.ts';
 import { PROVIDERS } from '../../proxy/config/schema.ts';
 import { GROUP_VERSION, objectMetaSchema } from './llmroute.ts';
 
 export const policySpecSchema = z.strictObject({
   /** Regions a backend may process data in; absent means any. */
-  allowedRegions: z.array(z.string().min(1)).optional(),
-  allowedProviders: z.array(z.enum(PROVIDERS)).optional(),
+  allowedRegions: z.optional(z.array(z.string().check(z.minLength(1)))),
+  allowedProviders: z.optional(z.array(z.enum(PROVIDERS))),
   /** Provider model names that may not be used (exact names, or a prefix ending in `*`). */
-  deniedModels: z.array(z.string().min(1)).optional(),
-  requireZeroDataRetention: z.boolean().optional(),
-  logPrompts: z.enum(['never', 'allowed']).optional(),
+  deniedModels: z.optional(z.array(z.string().check(z.minLength(1)))),
+  requireZeroDataRetention: z.optional(z.boolean()),
+  logPrompts: z.optional(z.enum(['never', 'allowed'])),
 });
 
 export const llmPolicySchema = z.looseObject({

@@ -1,5 +1,4 @@
 // A validation problem, located by a path such as `routes[0].backends[1].baseURL`.
-import type { z } from 'zod';
 
 export interface ConfigIssue {
   path: string;
@@ -15,7 +14,12 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out === '' ? '(root)' : out;
 }
 
-export function issuesFromZod(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): ConfigIssue[] {
+/** The part of a schema library's error this reads: each issue's path and message. */
+export interface SchemaError {
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>;
+}
+
+export function issuesFromZod(error: SchemaError, prefix: ReadonlyArray<PropertyKey> = []): ConfigIssue[] {
   return error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
 }
 

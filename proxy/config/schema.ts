@@ -1,7 +1,7 @@
 // The compiled config: the one contract between the operator (writer) and the proxy (reader).
 // Plain data only. Durations are milliseconds, credentials are file paths or env var names,
 // never secret values. Provider-specific settings live in `options`, validated by each adapter.
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 export const CONFIG_API_VERSION = 'config.llmroute.dev/v1alpha1';
 export const CONFIG_KIND = 'ProxyConfig';
@@ -22,18 +22,21 @@ export type ProviderName = (typeof PROVIDERS)[number];
 export const STRATEGIES = ['failover', 'weighted'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
-const name = z.string().min(1).max(253);
+const name = z.string().check(z.minLength(1), z.maxLength(253));
 
 export const credentialsSchema = z.discriminatedUnion('kind', [
   /** Read the key from a file (a projected Secret volume); re-read when it changes. */
-  z.strictObject({ kind: z.literal('file'), path: z.string().startsWith('/') }),
+  z.strictObject({ kind: z.literal('file'), path: z.string().check(z.startsWith('/')) }),
   /** Read the key from the sidecar's environment. */
-  z.strictObject({ kind: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
+  z.strictObject({ kind: z.literal('env'), name: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)) }),
   z.strictObject({ kind: z.literal('none') }),
 ]);
 export type Credentials = z.infer<typeof credentialsSchema>;
 
-const millis = z.number().int().positive().max(24 * 3600 * 1000);
+/** USD per million tokens. */
+const price = z.number().check(z.nonnegative());
+
+const millis = z.int().check(z.positive(), z.maximum(24 * 3600 * 1000));
 
 // --- baseURL -------------------------------------------------------------------------------------
 // A base URL is `http(s)://host[:port][/path]` and nothing else: no user info (a password in the
@@ -81,87 +84,85 @@ export function baseURLProblem(value: string): string | undefined {
   return undefined;
 }
 
-export const baseURLSchema = z
-  .string()
-  .max(BASE_URL_MAX_LENGTH)
-  .superRefine((value, ctx) => {
+export const baseURLSchema = z.string().check(
+  z.maxLength(BASE_URL_MAX_LENGTH),
+  z.superRefine((value, ctx) => {
     const problem = baseURLProblem(value);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  }),
+);
 // --- end baseURL ---------------------------------------------------------------------------------
 
 export const backendSchema = z.strictObject({
   name,
   provider: z.enum(PROVIDERS),
   /** The model name the provider expects. */
-  model: z.string().min(1),
+  model: z.string().check(z.minLength(1)),
   /** Base URL of the provider API; every provider adapter has a default where one exists. */
-  baseURL: baseURLSchema.optional(),
+  baseURL: z.optional(baseURLSchema),
   /** Where the provider processes data; policy matches on it. */
-  region: z.string().min(1).optional(),
-  dataRetention: z.enum(['zero', 'standard']).default('standard'),
+  region: z.optional(z.string().check(z.minLength(1))),
+  dataRetention: z._default(z.enum(['zero', 'standard']), 'standard'),
   credentials: credentialsSchema,
-  weight: z.number().int().min(0).max(1_000_000).default(1),
+  weight: z._default(z.int().check(z.minimum(0), z.maximum(1_000_000)), 1),
   /** Per attempt. Absent values take the proxy's defaults: connect 10 s, total 600 s, idle 60 s
    *  (streams: longest silence between upstream chunks once they have started), first token none. */
-  timeouts: z
-    .strictObject({ connectMs: millis.optional(), firstTokenMs: millis.optional(), idleMs: millis.optional(), totalMs: millis.optional() })
-    .default({}),
+  timeouts: z._default(z.strictObject({ connectMs: z.optional(millis), firstTokenMs: z.optional(millis), idleMs: z.optional(millis), totalMs: z.optional(millis) }), {}),
   /** Prices in USD per million tokens, overriding the shipped table field by field (negotiated
    *  rates, self-hosted cost per token). */
-  pricing: z
-    .strictObject({
-      input: z.number().nonnegative().optional(),
-      cachedInput: z.number().nonnegative().optional(),
-      cacheWrite: z.number().nonnegative().optional(),
-      output: z.number().nonnegative().optional(),
-      reasoning: z.number().nonnegative().optional(),
-    })
-    .optional(),
+  pricing: z.optional(
+    z.strictObject({
+      input: z.optional(price),
+      cachedInput: z.optional(price),
+      cacheWrite: z.optional(price),
+      output: z.optional(price),
+      reasoning: z.optional(price),
+    }),
+  ),
   /** Provider-specific settings (for example Azure's apiVersion); each adapter owns their schema. */
-  options: z.record(z.string(), z.unknown()).default({}),
+  options: z._default(z.record(z.string(), z.unknown()), {}),
 });
 export type BackendConfig = z.infer<typeof backendSchema>;
 
 export const retriesSchema = z.strictObject({
   /** Extra attempts after the first one, across all backends of the route. */
-  attempts: z.number().int().min(0).max(10).default(1),
+  attempts: z._default(z.int().check(z.minimum(0), z.maximum(10)), 1),
   /** Base of the exponential backoff (full jitter). */
-  backoffMs: z.number().int().min(0).max(60_000).default(100),
+  backoffMs: z._default(z.int().check(z.minimum(0), z.maximum(60_000)), 100),
   /** Cap of one backoff wait, and of a honoured retry-after. */
-  maxBackoffMs: z.number().int().min(0).max(300_000).default(10_000),
+  maxBackoffMs: z._default(z.int().check(z.minimum(0), z.maximum(300_000)), 10_000),
 });
 
 export const routeSchema = z.strictObject({
   /** `namespace/name` of the LLMRoute it came from (or the file name for local configs). */
   name,
   /** Model names clients send that this route answers. */
-  models: z.array(z.string().min(1)).min(1),
-  strategy: z.enum(STRATEGIES).default('failover'),
-  backends: z.array(backendSchema).min(1),
-  retries: retriesSchema.default({ attempts: 1, backoffMs: 100, maxBackoffMs: 10_000 }),
+  models: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+  strategy: z._default(z.enum(STRATEGIES), 'failover'),
+  backends: z.array(backendSchema).check(z.minLength(1)),
+  retries: z._default(retriesSchema, { attempts: 1, backoffMs: 100, maxBackoffMs: 10_000 }),
   /** `requestMs`: one deadline for the whole request, every failover, retry and backoff included;
    *  absent: 600 s, or the longest total timeout of the route's backends if longer. */
-  timeouts: z.strictObject({ requestMs: millis.optional() }).optional(),
+  timeouts: z.optional(z.strictObject({ requestMs: z.optional(millis) })),
 });
 export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Run-time policy the proxy enforces (fail closed); compiled from the namespace's LLMPolicy. */
 export const policySchema = z.strictObject({
-  allowedRegions: z.array(z.string()).optional(),
-  allowedProviders: z.array(z.enum(PROVIDERS)).optional(),
-  deniedModels: z.array(z.string()).optional(),
-  requireZeroDataRetention: z.boolean().default(false),
-  logPrompts: z.boolean().default(false),
+  allowedRegions: z.optional(z.array(z.string())),
+  allowedProviders: z.optional(z.array(z.enum(PROVIDERS))),
+  deniedModels: z.optional(z.array(z.string())),
+  requireZeroDataRetention: z._default(z.boolean(), false),
+  logPrompts: z._default(z.boolean(), false),
 });
 export type PolicyConfig = z.infer<typeof policySchema>;
 
 export const serverSchema = z.strictObject({
   /** Largest request body accepted, in bytes (413 above it). */
-  maxBodyBytes: z.number().int().positive().max(512 * 1024 * 1024).default(10 * 1024 * 1024),
+  maxBodyBytes: z._default(z.int().check(z.positive(), z.maximum(512 * 1024 * 1024)), 10 * 1024 * 1024),
   /** Largest non-streamed upstream answer read, in bytes (502 `upstream_response_too_large` above it);
    *  default 64 MiB. Raise it for float-encoded embeddings of large batches. */
-  maxResponseBytes: z.number().int().positive().max(1024 * 1024 * 1024).optional(),
+  maxResponseBytes: z.optional(z.int().check(z.positive(), z.maximum(1024 * 1024 * 1024))),
 });
 
 export const configSchema = z
@@ -170,14 +171,14 @@ export const configSchema = z
     kind: z.literal(CONFIG_KIND),
     /** Content hash of the config (see generation.ts); identifies the config in force.
      *  Computed at load when absent (hand-written files); checked when present. */
-    generation: z.string().min(1).optional(),
+    generation: z.optional(z.string().check(z.minLength(1))),
     /** Namespace the config was compiled for, when it came from the operator. */
-    namespace: z.string().optional(),
-    server: serverSchema.default({ maxBodyBytes: 10 * 1024 * 1024 }),
-    policy: policySchema.default({ requireZeroDataRetention: false, logPrompts: false }),
+    namespace: z.optional(z.string()),
+    server: z._default(serverSchema, { maxBodyBytes: 10 * 1024 * 1024 }),
+    policy: z._default(policySchema, { requireZeroDataRetention: false, logPrompts: false }),
     routes: z.array(routeSchema),
   })
-  .superRefine((config, ctx) => {
+  .check(z.superRefine((config, ctx) => {
     const owner = new Map<string, number>();
     config.routes.forEach((route, r) => {
       route.models.forEach((model, m) => {
@@ -201,7 +202,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routes', r, 'backends'], message: 'weighted strategy needs at least one backend with weight > 0' });
       }
     });
-  });
+  }));
 
 /** The config as written in config.yaml (defaults may be omitted). */
 export type ConfigInput = z.input<typeof configSchema>;

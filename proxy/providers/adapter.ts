@@ -2,7 +2,7 @@
 // the upstream HTTP request from an OpenAI-shaped request, turn the upstream response (whole or
 // as SSE events) back into OpenAI shape, and classify upstream errors. They never do I/O: the
 // transport, retries, timeouts and streaming pump live in proxy/upstream and proxy/routing.
-import type { z } from 'zod';
+import type * as z from '../config/zod.ts';
 import type { BackendConfig, ProviderName } from '../config/schema.ts';
 import type {
   ChatCompletion,
@@ -91,7 +91,7 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   /** A default base URL that depends on the options (Vertex AI's host follows its location). */
   defaultBaseURLFor?(options: Options): string | undefined;
   /** Schema of `backend.options`; checked once when the config is loaded. */
-  readonly optionsSchema: z.ZodType<Options>;
+  readonly optionsSchema: z.ZodMiniType<Options>;
 
   buildChatRequest(request: ChatCompletionRequest, target: BackendTarget<Options>): UpstreamRequest;
   parseChatResponse(body: unknown, target: BackendTarget<Options>, clientModel: string): ChatCompletion;

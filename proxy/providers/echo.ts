@@ -1,13 +1,13 @@
 // `echo`: an offline provider that answers with the last user message. It makes the quick start
 // and smoke tests of a deployment work without any API key or network; never a real model.
-import { z } from 'zod';
+import * as z from '../config/zod.ts';
 import type { ChatCompletionRequest, ContentPart } from '../openai/types.ts';
 import type { LocalAnswer, ProviderAdapter, SseEvent } from './adapter.ts';
 import { openAICompatible } from './openai-compatible.ts';
 
 const optionsSchema = z.strictObject({
   /** Text put before the echoed message. */
-  prefix: z.string().default('echo: '),
+  prefix: z._default(z.string(), 'echo: '),
 });
 type EchoOptions = z.infer<typeof optionsSchema>;
 

@@ -1,7 +1,7 @@
 // The shared base of every provider that speaks OpenAI's Chat Completions dialect (OpenAI, Azure,
 // Mistral, DeepSeek, Qwen, vLLM/Ollama/llama.cpp). Providers differ by URL, auth header and a few
 // request/response quirks, given as data to `openAICompatible()`.
-import { z } from 'zod';
+import * as z from '../config/zod.ts';
 import type { ProviderName } from '../config/schema.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../openai/types.ts';
 import type { BackendTarget, ProviderAdapter, SseEvent, StreamOptions, StreamOutput, StreamSummary, StreamTranslator, UpstreamError, UpstreamHeaders, UpstreamRequest } from './adapter.ts';
@@ -11,7 +11,7 @@ export interface OpenAICompatibleSpec<Options> {
   name: ProviderName;
   telemetryName: string;
   defaultBaseURL: string | undefined;
-  optionsSchema: z.ZodType<Options>;
+  optionsSchema: z.ZodMiniType<Options>;
   /** URL of an endpoint (`chat/completions`, `embeddings`) for this backend; default `{baseURL}/{endpoint}`. */
   url?(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
   /** Auth headers for the key (none when the key is undefined); default `Authorization: Bearer`. */

@@ -1,6 +1,6 @@
 // The OpenAI-dialect providers, as data over the shared base (openai-compatible.ts).
 import { nodeCrypto } from '../io/builtins.ts';
-import { z } from 'zod';
+import * as z from '../config/zod.ts';
 import type { ChatMessage } from '../openai/types.ts';
 import { noOptions, openAICompatible } from './openai-compatible.ts';
 
@@ -12,14 +12,14 @@ export const openaiAdapter = openAICompatible({
   name: 'openai',
   telemetryName: 'openai',
   defaultBaseURL: 'https://api.openai.com/v1',
-  optionsSchema: z.strictObject({ organization: z.string().optional(), project: z.string().optional() }),
+  optionsSchema: z.strictObject({ organization: z.optional(z.string()), project: z.optional(z.string()) }),
 });
 
 export const azureOptionsSchema = z.strictObject({
   /** `api-version` query parameter of the Azure OpenAI data plane. */
-  apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21').default('2024-10-21'),
+  apiVersion: z._default(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21')), '2024-10-21'),
   /** Deployment name; defaults to the backend's model. */
-  deployment: z.string().min(1).optional(),
+  deployment: z.optional(z.string().check(z.minLength(1))),
 });
 
 export const azureOpenAIAdapter = openAICompatible({

@@ -3,7 +3,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { z } from 'zod';
+import * as z from '#proxy/config/zod.ts';
 import { routeSpecSchema, routeBackendSchema, routeCredentialsSchema } from '#operator/api/llmroute.ts';
 import { policySpecSchema } from '#operator/api/llmpolicy.ts';
 import { PROVIDERS, STRATEGIES } from '#proxy/config/schema.ts';
@@ -16,7 +16,7 @@ function crdSpec(file: string): Schema {
 }
 
 /** Keys of a zod object, looking through refinements and pipes. */
-function zodKeys(schema: z.ZodType): string[] {
+function zodKeys(schema: z.ZodMiniType): string[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown> };
   return Object.keys(json.properties ?? {}).sort();
 }
@@ -34,7 +34,7 @@ describe('CRD schemas agree with the zod schemas', () => {
     expect(keys(backend)).toEqual(zodKeys(routeBackendSchema));
   });
   test('pricing fields', () => {
-    const pricing = routeBackendSchema.shape.pricing.unwrap();
+    const pricing = routeBackendSchema.shape.pricing._zod.def.innerType;
     expect(keys(backend.properties!.pricing)).toEqual(zodKeys(pricing));
     expect(keys(route.properties!.pricing)).toEqual(zodKeys(pricing));
   });
@@ -56,7 +56,7 @@ describe('CRD schemas agree with the zod schemas: timeouts', () => {
   const route = crdSpec('llmroute.dev_llmroutes.yaml');
   const backend = route.properties!.backends!.items!;
   test('backend timeouts and the route request deadline have the same fields', () => {
-    expect(keys(backend.properties!.timeouts)).toEqual(zodKeys(routeBackendSchema.shape.timeouts.unwrap()));
+    expect(keys(backend.properties!.timeouts)).toEqual(zodKeys(routeBackendSchema.shape.timeouts._zod.def.innerType));
     expect(keys(route.properties!.timeouts)).toEqual(['request']);
     expect(keys(backend.properties!.timeouts)).toEqual(['connect', 'firstToken', 'idle', 'total']);
   });

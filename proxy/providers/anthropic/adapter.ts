@@ -1,5 +1,5 @@
 // `provider: anthropic`: the Anthropic Messages API behind the OpenAI chat API.
-import { z } from 'zod';
+import * as z from '../../config/zod.ts';
 import type { ProviderAdapter, UpstreamRequest } from '../adapter.ts';
 import { classifyAnthropicError } from './errors.ts';
 import { anthropicRequestBody } from './request.ts';
@@ -8,13 +8,13 @@ import { AnthropicStreamTranslator } from './stream.ts';
 
 export const anthropicOptionsSchema = z.strictObject({
   /** `anthropic-version` header; pinned so an upstream default change cannot alter the wire format. */
-  version: z.string().min(1).default('2023-06-01'),
+  version: z._default(z.string().check(z.minLength(1)), '2023-06-01'),
   /** max_tokens sent when the client gives none (Anthropic requires one). */
-  defaultMaxTokens: z.number().int().positive().max(1_000_000).default(4096),
+  defaultMaxTokens: z._default(z.int().check(z.positive(), z.maximum(1_000_000)), 4096),
   /** `x-api-key` for API keys (default); `bearer` for OAuth tokens and gateways that want Authorization. */
-  auth: z.enum(['x-api-key', 'bearer']).default('x-api-key'),
+  auth: z._default(z.enum(['x-api-key', 'bearer']), 'x-api-key'),
   /** `anthropic-beta` flags to send, for features still in beta. */
-  betas: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
+  betas: z._default(z.array(z.string().check(z.regex(/^[a-z0-9-]+$/))), []),
 });
 export type AnthropicOptions = z.infer<typeof anthropicOptionsSchema>;
 

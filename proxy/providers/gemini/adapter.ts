@@ -1,6 +1,6 @@
 // `provider: gemini`: Google's Gemini API (and, with `options.vertex`, the Vertex AI URL shape)
 // behind the OpenAI chat API.
-import { z } from 'zod';
+import * as z from '../../config/zod.ts';
 import type { BackendTarget, ProviderAdapter, UpstreamRequest } from '../adapter.ts';
 import { classifyGeminiError } from './errors.ts';
 import { geminiRequestBody } from './request.ts';
@@ -8,17 +8,17 @@ import { geminiToCompletion } from './response.ts';
 import { GeminiStreamTranslator } from './stream.ts';
 import { ThoughtSignatureStore } from './thought-signatures.ts';
 
-const segment = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes');
+const segment = z.string().check(z.regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'));
 
 export const geminiOptionsSchema = z.strictObject({
   /** API version path segment: v1beta (default; needed for parametersJsonSchema) or v1. */
-  apiVersion: z.enum(['v1beta', 'v1', 'v1beta1']).default('v1beta'),
+  apiVersion: z._default(z.enum(['v1beta', 'v1', 'v1beta1']), 'v1beta'),
   /** `parametersJsonSchema` (JSON Schema as is) or `parameters` (Gemini's OpenAPI subset, for older models). */
-  toolSchemaField: z.enum(['parametersJsonSchema', 'parameters']).default('parametersJsonSchema'),
+  toolSchemaField: z._default(z.enum(['parametersJsonSchema', 'parameters']), 'parametersJsonSchema'),
   /** Vertex AI: the project and location select the URL (and the region data is processed in). */
-  vertex: z.strictObject({ project: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a Google Cloud project id'), location: segment }).optional(),
+  vertex: z.optional(z.strictObject({ project: z.string().check(z.regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a Google Cloud project id')), location: segment })),
   /** How the key is sent: `x-goog-api-key` (Gemini API keys, default) or `bearer` (OAuth tokens, Vertex default). */
-  auth: z.enum(['x-goog-api-key', 'bearer']).optional(),
+  auth: z.optional(z.enum(['x-goog-api-key', 'bearer'])),
 });
 export type GeminiOptions = z.infer<typeof geminiOptionsSchema>;
 
