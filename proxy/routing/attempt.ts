@@ -62,6 +62,8 @@ export interface AttemptInput extends ClientRequest {
   pools: Pools;
   /** What is left of the request deadline (ms): the attempt's total timeout is cut to it. */
   budgetMs?: number;
+  /** The request as prepareRequest built it for this backend (built here when absent). */
+  upstream?: UpstreamRequest;
 }
 
 /** Which timer ended an attempt. `deadline`: the total timeout, cut short by the request deadline. */
@@ -123,11 +125,19 @@ const failure = (outcome: AttemptOutcome, status: number, reason: string, messag
   error: { status, retryable: true, reason, body: { error: { message, type: 'upstream_error', param: null, code } } },
 });
 
-function buildRequest(input: AttemptInput, target: BackendTarget): UpstreamRequest {
-  const adapter = input.backend.adapter;
+/**
+ * The upstream request for this backend, built before the attempt starts; undefined when the
+ * adapter answers locally. Throws UnsupportedRequestError when this backend cannot carry the request
+ * (a parameter, content part or operation its API lacks): nothing has been sent, and another backend
+ * of the route may carry it.
+ */
+export function prepareRequest(input: Pick<ClientRequest, 'operation' | 'request'>, backend: RuntimeBackend): UpstreamRequest | undefined {
+  const adapter = backend.adapter;
+  if (adapter.answerLocally && input.operation === 'chat') return undefined;
+  const target = targetOf(backend);
   if (input.operation === 'embeddings') {
     if (!adapter.buildEmbeddingsRequest) {
-      throw new UnsupportedRequestError(`backend ${input.backend.config.name} (${adapter.name}) has no embeddings API`, 'unsupported_operation', 'model');
+      throw new UnsupportedRequestError(`backend ${backend.config.name} (${adapter.name}) has no embeddings API`, 'unsupported_operation', 'model');
     }
     return adapter.buildEmbeddingsRequest(input.request as EmbeddingsRequest, target);
   }
@@ -207,7 +217,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
 
   let upstream: UpstreamRequest;
   try {
-    upstream = buildRequest(input, target);
+    upstream = input.upstream ?? prepareRequest(input, backend)!;
   } catch (err) {
     release();
     throw err;

@@ -1,15 +1,17 @@
 // The attempt loop of one request: which backend next, whether to retry, how long to wait.
 // Backends are tried in strategy order; a retryable failure moves to the next one; after the list
 // the route's `retries.attempts` extra tries go round again with backoff. Every attempt after the
-// first spends the retry budget, and an ejected backend is skipped unless all are ejected.
+// first spends the retry budget, and an ejected backend is skipped unless all are ejected. A backend
+// whose API cannot express the request (its adapter refuses the translation) is skipped without an
+// attempt; when no backend can, the request itself is refused (400).
 // One request deadline spans every attempt (and the backoff between them): each attempt's total
 // timeout is cut to what is left of it, and once it has passed no further attempt starts (504).
 import type { OpenAIErrorBody } from '../openai/types.ts';
-import type { StreamOutput, StreamTranslator, UpstreamError } from '../providers/adapter.ts';
+import { UnsupportedRequestError, type StreamOutput, type StreamTranslator, type UpstreamError, type UpstreamRequest } from '../providers/adapter.ts';
 import type { RuntimeBackend, RuntimeRoute } from '../runtime/runtime.ts';
 import type { AttemptReason, AttemptTelemetry, RequestTelemetry } from '../telemetry/hooks.ts';
 import type { Pools } from '../upstream/pools.ts';
-import { DEFAULT_TOTAL_TIMEOUT_MS, runAttempt, timeoutReason, type ClientRequest, type StreamRest, type TimeoutKind } from './attempt.ts';
+import { DEFAULT_TOTAL_TIMEOUT_MS, prepareRequest, runAttempt, timeoutReason, type ClientRequest, type StreamRest, type TimeoutKind } from './attempt.ts';
 import { retryDelay } from './backoff.ts';
 import type { BreakerRegistry } from './circuit-breaker.ts';
 import { attemptOrder } from './order.ts';
@@ -67,31 +69,55 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
   }
   deps.budget.deposit();
   const order = attemptOrder(route.config.strategy, allowed, deps.random);
-  const maxAttempts = order.length + route.config.retries.attempts;
+  let retriesLeft = route.config.retries.attempts;
   const { route: _route, telemetry: _telemetry, ...client } = input;
   const summary: AttemptSummary[] = [];
   const errors: UpstreamError[] = [];
-  let lastBackend: RuntimeBackend | undefined;
+  /** Upstream attempts made per backend: a backend tried before is retried, after a backoff. */
+  const tried = new Map<RuntimeBackend, number>();
+  /** Backends that cannot carry this request (its translation was refused): skipped, nothing sent. */
+  const unfit = new Set<RuntimeBackend>();
+  let firstUnsupported: UnsupportedRequestError | undefined;
+  /** Where in `order` the next pick starts: after the last backend picked, skipped ones included. */
+  let next = 0;
+  let attempt = 0;
   const deadlineMs = requestDeadlineMs(route);
   const deadline = Date.now() + deadlineMs;
   let deadlinePassed = false;
 
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  for (;;) {
     if (input.clientSignal.aborted) break;
-    if (attempt > 1 && Date.now() >= deadline) {
+    if (attempt > 0 && Date.now() >= deadline) {
       deadlinePassed = true;
       break;
     }
-    const backend = pickBackend(order, attempt - 1, deps.breakers);
-    if (attempt > 1) {
+    const picked = pickBackend(order, next, deps.breakers, unfit);
+    if (!picked) break; // every backend is unfit for this request, or has been tried
+    const { backend } = picked;
+    const triedBefore = tried.get(backend) ?? 0;
+    if (triedBefore > 0 && retriesLeft === 0) break; // every backend had its try and no retry is left
+    let upstream: UpstreamRequest | undefined;
+    try {
+      upstream = prepareRequest(client, backend);
+    } catch (error) {
+      if (!(error instanceof UnsupportedRequestError)) throw error;
+      // Not an attempt: this backend's API cannot express the request. The others may.
+      firstUnsupported ??= error;
+      unfit.add(backend);
+      summary.push({ backend: backend.config.name, status: 0, reason: error.code });
+      next = picked.index + 1;
+      continue;
+    }
+    if (attempt > 0) {
       if (!deps.budget.trySpend()) {
         summary.push({ backend: backend.config.name, status: 0, reason: 'retry_budget_exhausted' });
         break;
       }
-      const previous = errors[errors.length - 1];
-      if (backend === lastBackend) {
+      if (triedBefore > 0) {
         // Going round again: back off (or honour retry-after within the cap).
-        const wait = retryDelay(Math.floor((attempt - 1) / order.length) - 1, route.config.retries.backoffMs, route.config.retries.maxBackoffMs, previous?.retryAfterMs, deps.random);
+        retriesLeft--;
+        const previous = errors[errors.length - 1];
+        const wait = retryDelay(triedBefore - 1, route.config.retries.backoffMs, route.config.retries.maxBackoffMs, previous?.retryAfterMs, deps.random);
         // A wait that would end past the deadline is not worth starting: answer with what failed.
         if (wait === undefined || Date.now() + wait >= deadline) break;
         await sleep(wait, input.clientSignal);
@@ -103,10 +129,12 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       deadlinePassed = true;
       break;
     }
-    const reason: AttemptReason = attempt === 1 ? 'initial' : backend === lastBackend ? 'retry' : 'failover';
-    lastBackend = backend;
+    attempt++;
+    next = picked.index + 1;
+    tried.set(backend, triedBefore + 1);
+    const reason: AttemptReason = attempt === 1 ? 'initial' : triedBefore > 0 ? 'retry' : 'failover';
     const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
-    const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools, budgetMs });
+    const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools, budgetMs, ...(upstream ? { upstream } : {}) });
     const breaker = deps.breakers.for(backend.id);
     if (result.kind === 'json') {
       breaker.recordSuccess();
@@ -134,6 +162,8 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     if (result.error.retryAfterMs !== undefined && (result.error.status === 429 || result.error.status === 503)) breaker.busyFor(result.error.retryAfterMs);
   }
 
+  // No backend of the route can express the request: the client's request is the problem (400).
+  if (attempt === 0 && firstUnsupported && !input.clientSignal.aborted) throw firstUnsupported;
   const attempts = summary.filter((s) => s.status !== 0).length;
   if (deadlinePassed && !input.clientSignal.aborted) {
     const described = summary.map((s) => `${s.backend}: ${s.status ? `${s.status} ` : ''}${s.reason}`).join('; ');
@@ -174,14 +204,21 @@ function timeoutAware(telemetry: AttemptTelemetry, timedOut: () => TimeoutKind |
   };
 }
 
-/** The next backend in order, skipping ejected and busy ones unless none is left (panic mode). */
-function pickBackend(order: RuntimeBackend[], index: number, breakers: BreakerRegistry): RuntimeBackend {
+/**
+ * The next backend in order from `from` (cyclically), skipping the ones unfit for this request and
+ * the ejected or busy ones, unless every fit backend is ejected or busy (panic mode: the first fit one).
+ */
+function pickBackend(order: RuntimeBackend[], from: number, breakers: BreakerRegistry, unfit: ReadonlySet<RuntimeBackend>): { backend: RuntimeBackend; index: number } | undefined {
   const now = Date.now();
+  let panic: { backend: RuntimeBackend; index: number } | undefined;
   for (let i = 0; i < order.length; i++) {
-    const candidate = order[(index + i) % order.length]!;
-    if (breakers.for(candidate.id).isAvailable(now)) return candidate;
+    const index = (from + i) % order.length;
+    const candidate = order[index]!;
+    if (unfit.has(candidate)) continue;
+    if (breakers.for(candidate.id).isAvailable(now)) return { backend: candidate, index };
+    panic ??= { backend: candidate, index };
   }
-  return order[index % order.length]!;
+  return panic;
 }
 
 function err(message: string, type: string, code: string): OpenAIErrorBody {

@@ -157,6 +157,60 @@ describe('failover', () => {
     expect(a.requests).toHaveLength(1); // only the request that was told to wait
     expect(b.requests).toHaveLength(4);
   });
+
+  test('a busy backend skipped in order does not make another one be tried twice (retries: 0)', async () => {
+    const c = await startOpenAIFake({ content: 'from c' });
+    try {
+      const three = route({ backends: [backend('a', a.baseURL), backend('b', b.baseURL), backend('c', c.baseURL)] });
+      b.queue({ status: 429, headers: { 'retry-after': '30' } });
+      a.queue({ status: 500 }); // the first request: a fails, b answers 429 and is busy for 30 s, c answers
+      const s = await start([three]);
+      await ask(s);
+      a.queue({ status: 500 });
+      c.queue({ status: 500 });
+      const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(error.status).toBe(502);
+      expect(error.message).toMatch(/a: 500 .*; c: 500 /);
+      expect(c.requests).toHaveLength(2); // once per request
+      expect(a.requests).toHaveLength(2);
+      expect(b.requests).toHaveLength(1); // busy: skipped
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('a backend whose API cannot express the request', () => {
+  // Anthropic has no `n`: its adapter refuses the translation, so that backend is skipped, not sent to.
+  const claude = (baseURL: string) => backend('claude', baseURL, { provider: 'anthropic', model: 'claude-sonnet-4-5' });
+  const askTwo = (s: Started) => s.client.chat.completions.create({ model: 'chat', n: 2, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+
+  test('is skipped without an attempt: the next backend answers', async () => {
+    const s = await start([route({ backends: [claude(await closedPortURL()), backend('b', b.baseURL)] })]);
+    const { data, response } = await askTwo(s);
+    expect(data.choices[0]!.message.content).toBe('from b');
+    expect(response.headers.get('x-llmroute-backend')).toBe('b');
+    expect(response.headers.get('x-llmroute-attempts')).toBe('1');
+  });
+
+  test('after a failed attempt elsewhere, the answer is the failure, not a 400 about that backend', async () => {
+    a.queue({ status: 503 });
+    const s = await start([route({ backends: [backend('a', a.baseURL), claude(await closedPortURL())] })]);
+    const error = (await askTwo(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('all_backends_failed');
+    expect(error.message).toContain('a: 503');
+    expect(error.message).toContain('claude: unsupported_parameter');
+    expect(error.headers?.get('x-llmroute-attempts')).toBe('1');
+  });
+
+  test('when no backend can express it, the request is refused with the first reason (400)', async () => {
+    const s = await start([route({ backends: [claude(await closedPortURL())] })]);
+    const error = (await askTwo(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('unsupported_parameter');
+    expect(error.param).toBe('n');
+  });
 });
 
 describe('one commit point for streams', () => {
