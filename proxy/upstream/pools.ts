@@ -124,7 +124,9 @@ export class Pools {
       req.once('socket', (socket) => {
         if (!socket.connecting) return;
         connectTimer = setTimeout(() => req.destroy(new ConnectTimeoutError()), call.connectTimeoutMs);
-        socket.once('connect', () => clearTimeout(connectTimer));
+        // Over TLS the connection is usable once the handshake is done, not at TCP connect: a peer that
+        // accepts and never answers the ClientHello is a connect failure too.
+        socket.once(target.https ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
       });
       req.once('response', (res) => {
         clearTimeout(connectTimer);

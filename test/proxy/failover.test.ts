@@ -158,6 +158,22 @@ describe('failover', () => {
     expect(b.requests).toHaveLength(4);
   });
 
+  test('the connect timeout covers the TLS handshake: a peer that accepts and never answers it fails over', async () => {
+    const silent = createServer((socket) => socket.on('error', () => undefined)).listen(0, '127.0.0.1'); // takes the ClientHello, says nothing
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const tls = backend('tls', `https://127.0.0.1:${port}/v1`, { timeouts: { connectMs: 200, totalMs: 20_000 } });
+      const s = await start([route({ backends: [tls] })]);
+      const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      // Cut by the connect timeout (connect_timeout, 502), not by the total timeout (504).
+      expect(error.status).toBe(502);
+      expect(error.message).toContain('tls: 502 connect_timeout');
+    } finally {
+      silent.close();
+    }
+  });
+
   test('a busy backend skipped in order does not make another one be tried twice (retries: 0)', async () => {
     const c = await startOpenAIFake({ content: 'from c' });
     try {
