@@ -5,7 +5,7 @@
 // Why: express re-prototypes `req`/`res` on every request (80-150 us of CPU per call in our
 // measurements), and loading it costs a sidecar that only relays completions ~2 MB resident.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Express } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { ProxyError, sendError } from './errors.ts';
 import { llmHandler, type HandlerContext } from './chat.ts';
 import { passthroughHandler } from './passthrough.ts';
@@ -14,6 +14,7 @@ import type { ConfigStore } from '../runtime/config-store.ts';
 export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   const { default: express } = await import('express');
   const app = express();
+  app.set('env', 'production'); // NODE_ENV is the application's business: never stack traces in answers
   app.disable('x-powered-by');
   app.disable('etag');
   app.post('/v1/chat/completions', llmHandler('chat', ctx));
@@ -27,6 +28,15 @@ export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   app.use((req, res) => {
     const error = new ProxyError(404, 'unknown_url', `no route for ${req.method} ${req.path.slice(0, 200)}`);
     sendError(res, 404, error.toBody());
+  });
+  // Whatever express itself refuses (a path whose percent-escapes do not decode) gets an OpenAI error
+  // body too, never express's HTML page with a stack trace.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return void res.destroy();
+    const error = err instanceof URIError || (err as { status?: number }).status === 400
+      ? new ProxyError(400, 'invalid_url', 'the request path is not valid (a percent-escape that does not decode)')
+      : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
+    sendError(res, error.status, error.toBody());
   });
   return app;
 }

@@ -185,3 +185,15 @@ describe('malformed JSON and prototype payloads (B6, B9)', () => {
     expect(Object.prototype).not.toHaveProperty('polluted');
   });
 });
+
+describe('paths express cannot decode', () => {
+  test('a percent-escape that does not decode is 400 invalid_url as JSON, never an HTML page with a stack', async () => {
+    const res = await fetch(`${started.proxy.llmUrl}/v1/moderations%E0%A4%A`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"chat","input":"hi"}' });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect((JSON.parse(text) as ErrorBody).error).toMatchObject({ code: 'invalid_url', type: 'invalid_request_error' });
+    expect(text).not.toMatch(/URIError|node_modules|\n\s+at /);
+    expect(fake.requests).toHaveLength(0);
+  });
+});
