@@ -8,9 +8,11 @@ import { Readable } from 'node:stream';
 import type Server from 'http-proxy';
 import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
-import type { AttemptTelemetry } from '../telemetry/hooks.ts';
+import type { AttemptOutcome, AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
-import { DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
+import { requestDeadlineMs } from '../routing/dispatch.ts';
+import { ConnectTimeoutError } from '../upstream/pools.ts';
 import { readJsonBody } from './body.ts';
 import { relayResponse } from './relay-response.ts';
 import { refusedAsOverloaded, type HandlerContext } from './chat.ts';
@@ -27,13 +29,20 @@ export function passthroughHandler(ctx: HandlerContext) {
   const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
   /** The key each forwarded request was sent with, to remove from an error answer that echoes it. */
   const keys = new WeakMap<IncomingMessage, string | undefined>();
+  /** Connect timeout of each forwarded request (its backend's), applied when its socket connects. */
+  const connectTimeouts = new WeakMap<IncomingMessage, number>();
+  /** Forwarded requests whose upstream body broke off mid-answer. */
+  const broken = new WeakSet<IncomingMessage>();
   // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
   // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
   let proxyServer: Promise<Server> | undefined;
   const proxyOnce = () => (proxyServer ??= import('http-proxy').then(({ default: httpProxy }) => {
     const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false, selfHandleResponse: true });
-    proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => upstreamRequests.set(req, proxyReq));
-    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req)));
+    proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+      upstreamRequests.set(req, proxyReq);
+      armConnectTimeout(proxyReq, connectTimeouts.get(req) ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    });
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), () => broken.add(req)));
     return proxy;
   }));
 
@@ -73,6 +82,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       const backendTarget = targetOf(backend);
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
       keys.set(req, backendTarget.apiKey);
+      connectTimeouts.set(req, backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
       const proxy = await proxyOnce();
@@ -90,8 +100,17 @@ export function passthroughHandler(ctx: HandlerContext) {
       });
       res.setHeader('x-llmroute-backend', backend.config.name);
       res.setHeader('x-llmroute-attempts', '1');
-      const timeout = backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS;
-      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: timeout }, (err: Error) => {
+      // The backend's total timeout bounds the whole exchange, answer included (http-proxy's own
+      // proxyTimeout is a socket idle timeout: an upstream trickling bytes would never be cut by it).
+      const totalMs = Math.min(backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS, requestDeadlineMs(route));
+      const totalTimer = setTimeout(() => {
+        errorCode = 'upstream_timeout';
+        upstreamRequests.get(req)?.destroy();
+        if (!res.headersSent) sendError(res, 504, { error: { message: `backend ${backend.config.name} timed out (total)`, type: 'upstream_error', param: null, code: 'upstream_timeout' } });
+        else res.destroy();
+      }, totalMs);
+      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: totalMs }, (err: Error) => {
+        if (errorCode === 'upstream_timeout') return;
         errorCode = 'upstream_unreachable';
         if (!res.headersSent) {
           const code = (err as { code?: string }).code ?? 'connect_error';
@@ -99,7 +118,9 @@ export function passthroughHandler(ctx: HandlerContext) {
         } else res.destroy();
       });
       await finished;
-      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: errorCode ? 'connect_error' : 'aborted', status: res.statusCode, errorType: errorCode ?? 'client_closed' });
+      clearTimeout(totalTimer);
+      if (broken.has(req)) errorCode ??= 'upstream_stream_error';
+      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed' });
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
       errorCode = error.code;
@@ -109,6 +130,26 @@ export function passthroughHandler(ctx: HandlerContext) {
       ctx.inFlight?.delete(tracked);
     }
   };
+}
+
+function attemptOutcome(errorCode: string | undefined): AttemptOutcome {
+  if (errorCode === undefined) return 'aborted';
+  if (errorCode === 'upstream_timeout') return 'timeout';
+  if (errorCode === 'upstream_stream_error') return 'stream_error';
+  return 'connect_error';
+}
+
+/**
+ * Cuts a forwarded request whose connection (TLS handshake included) is not up within `ms`. Called
+ * from http-proxy's 'proxyReq', which it emits from the request's 'socket' event: the socket is there.
+ */
+function armConnectTimeout(proxyReq: ClientRequest, ms: number): void {
+  const socket = proxyReq.socket;
+  if (!socket?.connecting) return; // a pooled connection
+  const timer = setTimeout(() => proxyReq.destroy(new ConnectTimeoutError()), ms);
+  const up = () => clearTimeout(timer);
+  socket.once('encrypted' in socket ? 'secureConnect' : 'connect', up);
+  socket.once('close', up);
 }
 
 /** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */

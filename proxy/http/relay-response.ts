@@ -3,19 +3,32 @@
 // text sanitized and the backend's own key removed, since providers echo keys and signed URLs in error
 // messages (reliability bar B31), and a forwarded body is otherwise copied untouched.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
 import { classifyOpenAIStyleError, redactSecretInError } from '../providers/openai-errors.ts';
 import { readText } from '../upstream/pools.ts';
 
 /** Headers about one connection, not the message (RFC 9110 7.6.1): never copied from hop to hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined): void {
+/** `onUpstreamBroken`: told when the upstream's body broke off before its end (the client's answer was cut). */
+export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, onUpstreamBroken?: () => void): void {
   const status = upstream.statusCode ?? 502;
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
   if (status < 400) {
     res.writeHead(status, headers);
-    upstream.pipe(res);
+    // pipeline, not pipe: an upstream that dies mid-body must end the client's answer too (cut, as its
+    // head is gone: a truncated body must not look complete), where pipe() left the client waiting
+    // forever; a client that leaves destroys the upstream body. Whichever side closed first is the cause.
+    let cause: 'upstream' | 'client' | undefined;
+    upstream.once('aborted', () => (cause ??= 'upstream'));
+    upstream.once('error', () => (cause ??= 'upstream'));
+    res.once('close', () => {
+      if (!res.writableFinished) cause ??= 'client';
+    });
+    pipeline(upstream, res, (err) => {
+      if (err && cause === 'upstream') onUpstreamBroken?.();
+    });
     return;
   }
   readText(upstream).then(

@@ -3,6 +3,9 @@
 // with the backend's key and model; refused clearly when they cannot be.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import OpenAI, { toFile } from 'openai';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { backend, startWith, waitFor, type Started } from './harness.ts';
@@ -95,5 +98,79 @@ describe('pass-through of other /v1 endpoints', () => {
     const { error } = JSON.parse(text) as { error: { message: string; code: string } };
     expect(error.message).toContain('Incorrect API key provided');
     expect(error.code).toBe('invalid_api_key');
+  });
+});
+
+describe('pass-through: upstreams that break, stall or never connect', () => {
+  let upstream: Server;
+  let upstreamURL: string;
+  let behaviour: (req: IncomingMessage, res: ServerResponse) => void;
+  let proxy: Started;
+  let upstreamClosed: number;
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => behaviour(req, res));
+      res.on('close', () => upstreamClosed++);
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    proxy = await startWith([{ name: 'shop/speech', models: ['speech'], backends: [backend('raw', upstreamURL, { timeouts: { totalMs: 400 } })] }]);
+  });
+  afterAll(async () => {
+    await proxy.close();
+    upstream.closeAllConnections();
+    upstream.close();
+  });
+
+  const speech = () => fetch(`${proxy.proxy.llmUrl}/v1/audio/speech`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'speech', voice: 'alloy', input: 'hi' }) });
+  /** How the client's read of the body ends: 'complete', 'cut' (an error), or 'hung' (nothing within 3 s). */
+  const bodyOutcome = async (res: Response) =>
+    Promise.race([
+      res.arrayBuffer().then(() => 'complete', () => 'cut'),
+      new Promise<string>((r) => setTimeout(() => r('hung'), 3000).unref()),
+    ]);
+
+  test('an upstream that dies mid-body cuts the client answer instead of leaving it waiting', async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': '1000' });
+      res.write(Buffer.alloc(100));
+      setTimeout(() => res.socket?.destroy(), 50);
+    };
+    const res = await speech();
+    expect(res.status).toBe(200);
+    expect(await bodyOutcome(res)).toBe('cut');
+    await waitFor(() => proxy.proxy.inFlight() === 0); // not held forever (max-in-flight, drain)
+  });
+
+  test('an upstream that trickles bytes past the total timeout is cut, upstream call included', async () => {
+    upstreamClosed = 0;
+    behaviour = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/mpeg' });
+      const trickle = setInterval(() => res.write(Buffer.alloc(1)), 50);
+      res.on('close', () => clearInterval(trickle));
+    };
+    const res = await speech();
+    expect(await bodyOutcome(res)).toBe('cut');
+    await waitFor(() => upstreamClosed === 1);
+  });
+
+  test('the connect timeout covers the TLS handshake of a forwarded request', async () => {
+    const silent = createNetServer((socket) => socket.on('error', () => undefined)).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const port = (silent.address() as AddressInfo).port;
+    const tls = await startWith([{ name: 'shop/tls', models: ['tls'], backends: [backend('tls', `https://127.0.0.1:${port}/v1`, { timeouts: { connectMs: 200, totalMs: 20_000 } })] }]);
+    try {
+      const res = await fetch(`${tls.proxy.llmUrl}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tls', input: 'x' }) });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(res.status).toBe(502);
+      expect(body.error.code).toBe('upstream_unreachable');
+      expect(body.error.message).toContain('connect_timeout');
+    } finally {
+      await tls.close();
+      silent.close();
+    }
   });
 });
