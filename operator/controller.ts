@@ -139,11 +139,20 @@ export function startController(options: ControllerOptions): Controller {
     } finally {
       endTimer?.();
     }
-  }, { concurrency: RECONCILE_CONCURRENCY, onCaughtUp: () => statuses.resume(), onDepth: (depth) => metrics?.queueDepth.set(depth) });
+  }, {
+    concurrency: RECONCILE_CONCURRENCY,
+    // Nothing is reconciled before all three caches have listed: a namespace compiled from a partial
+    // view (its routes without its policy, its ConfigMap without its routes) would be applied as is,
+    // a policy-denied backend included or every route gone, at every leader start.
+    paused: true,
+    onCaughtUp: () => statuses.resume(),
+    onDepth: (depth) => metrics?.queueDepth.set(depth),
+  });
 
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
-  const starts: Promise<void>[] = [];
+  /** Resolves once each informer has listed (a failed list does not count: its restart must succeed). */
+  const listed: Promise<void>[] = [];
   // Events that cannot change a namespace's config (our own status and ConfigMap writes coming back)
   // are not queued: at scale they were ~40% of all reconciles.
   const relevant: Record<string, (event: 'add' | 'update' | 'delete', obj: Obj) => boolean> = {
@@ -160,6 +169,15 @@ export function startController(options: ControllerOptions): Controller {
     informer.on('update', on('update'));
     informer.on('delete', on('delete'));
     let failures = 0;
+    let markListed!: () => void;
+    listed.push(new Promise<void>((resolve) => (markListed = resolve)));
+    // start() resolves whether or not its list succeeded (a failed list only calls the error
+    // callbacks): a resource version is what shows that it did.
+    const started = () => {
+      if (!hasListed(informer)) return;
+      failures = 0;
+      markListed();
+    };
     // makeInformer relists on 410 Gone by itself but stops on any other error: restart it.
     informer.on('error', (err: unknown) => {
       if (stopped) return;
@@ -168,12 +186,15 @@ export function startController(options: ControllerOptions): Controller {
       logger.error({ informer: name, error: String((err as Error)?.message ?? err), retryInMs: delay }, 'watch failed; restarting');
       const timer = setTimeout(() => {
         timers.delete(timer);
-        if (!stopped) informer.start().then(() => (failures = 0), () => undefined);
+        if (!stopped) informer.start().then(started, () => undefined);
       }, delay);
       timers.add(timer);
     });
-    starts.push(informer.start());
+    informer.start().then(started, () => undefined);
   }
+  const ready = Promise.all(listed).then(() => {
+    if (!stopped) queue.start();
+  });
   // Resync: re-check every namespace we know of periodically, so drift is repaired even without events.
   const resync = setInterval(() => {
     for (const r of informers.routes.list()) if (r.metadata?.namespace) queue.add(r.metadata.namespace);
@@ -181,7 +202,7 @@ export function startController(options: ControllerOptions): Controller {
   }, 60_000);
 
   return {
-    ready: Promise.all(starts).then(() => undefined),
+    ready,
     queueDepth: () => queue.depth(),
     async stop() {
       stopped = true;
@@ -197,4 +218,11 @@ export function startController(options: ControllerOptions): Controller {
       await connections.close();
     },
   };
+}
+
+/** Whether an informer's last start listed its objects (makeInformer's ListWatch keeps the list's resource version). */
+function hasListed(informer: object): boolean {
+  const latest = (informer as { latestResourceVersion?: () => string }).latestResourceVersion;
+  if (typeof latest !== 'function') return true; // a client-node without it: trust start()
+  return latest.call(informer) !== '';
 }

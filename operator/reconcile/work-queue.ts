@@ -7,6 +7,8 @@ export interface WorkQueueOptions {
   onCaughtUp?(): void;
   /** Called with depth() whenever it changes (a key queued, started waiting again, or finished). */
   onDepth?(depth: number): void;
+  /** Keys are collected but none runs until start() (the controller waits for its caches to fill). */
+  paused?: boolean;
 }
 
 export class WorkQueue {
@@ -16,6 +18,7 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private paused: boolean;
   private readonly work: (key: string) => Promise<void>;
   private readonly concurrency: number;
   private readonly onCaughtUp: (() => void) | undefined;
@@ -27,6 +30,13 @@ export class WorkQueue {
     this.concurrency = options.concurrency ?? 4;
     this.onCaughtUp = options.onCaughtUp;
     this.onDepth = options.onDepth;
+    this.paused = options.paused ?? false;
+  }
+
+  /** Lets a queue created paused run what it collected, and what comes next. */
+  start(): void {
+    this.paused = false;
+    this.pump();
   }
 
   add(key: string): void {
@@ -64,7 +74,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     for (const key of this.pending) {
       if (this.running.size >= this.concurrency) return;
       this.pending.delete(key);
