@@ -125,6 +125,8 @@ export function startController(options: ControllerOptions): Controller {
           routes: (ns) => informers.routes.list(ns) as never,
           policies: (ns) => informers.policies.list(ns) as never,
           configMapExists: (ns) => informers.configMaps.get(CONFIGMAP_NAME, ns) !== undefined,
+          configMapOwners: (ns) =>
+            (informers.configMaps.get(CONFIGMAP_NAME, ns)?.metadata?.ownerReferences ?? []).filter((o) => o.kind === 'LLMRoute').map((o) => ({ name: o.name, uid: o.uid })),
         },
         { objects, statuses, events, applying: (ns, text) => changes.applying(ns, text) },
         options.secretsDir ? { secretsDir: options.secretsDir } : {},

@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { compile } from '../compile/compile.ts';
 import { API_GROUP, API_VERSION, type LLMRoute } from '../api/llmroute.ts';
 import type { RouteStatus } from '../compile/compile.ts';
-import { CONFIG_KEY, CONFIGMAP_NAME, configMapFor, FIELD_MANAGER } from './configmap.ts';
+import { CONFIG_KEY, CONFIGMAP_NAME, configMapFor, FIELD_MANAGER, type RouteRef } from './configmap.ts';
 import { policyStatus, routeStatus, sameStatus, type LLMPolicyStatus, type LLMRouteStatus } from './status.ts';
 import { StatusWriter, type StatusTarget } from './status-writer.ts';
 import type { EventRecorder } from './events.ts';
@@ -20,6 +20,8 @@ export interface ReconcileSources {
   /** The namespace's LLMPolicy objects (validated by compile; `metadata` is all that is read here). */
   policies(namespace: string): ReadonlyArray<Partial<Meta> & { status?: Partial<LLMPolicyStatus> }>;
   configMapExists(namespace: string): boolean;
+  /** The LLMRoute owner references the namespace's ConfigMap carries now (from the cache). */
+  configMapOwners?(namespace: string): readonly RouteRef[];
 }
 
 export interface ReconcileClients {
@@ -46,7 +48,10 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
   /** Why the API server refused the ConfigMap for good (retrying the same one cannot help); routes say so. */
   let refused: { error: unknown; message: string } | undefined;
   if (withConfigMap) {
-    const owners = routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! }));
+    // With no route left, the ConfigMap (now serving nothing) keeps the owner references it has: they
+    // name the deleted routes, so the garbage collector removes it. Applied without them, server-side
+    // apply would drop them and the ConfigMap would be left behind for good.
+    const owners = routes.length > 0 ? routes.filter((r) => r.metadata.uid).map((r) => ({ name: r.metadata.name, uid: r.metadata.uid! })) : (sources.configMapOwners?.(namespace) ?? []);
     const configMap = configMapFor(namespace, result, owners);
     clients.applying?.(namespace, configMap.data[CONFIG_KEY]);
     try {

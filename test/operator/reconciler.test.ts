@@ -118,3 +118,18 @@ describe('reconcileNamespace', () => {
     expect(readyOf(h.written.at(-1)!)).toMatchObject({ status: 'True', reason: 'Ready' });
   });
 });
+
+describe('the last route deleted', () => {
+  test('the ConfigMap serves nothing but keeps its owner references, so the garbage collector removes it', async () => {
+    const applied: Array<{ metadata: { ownerReferences: Array<{ name: string; uid: string }> }; data: Record<string, string> }> = [];
+    const statuses = new StatusWriter(async () => undefined);
+    await reconcileNamespace(
+      'ns',
+      { routes: () => [], policies: () => [], configMapExists: () => true, configMapOwners: () => [{ name: 'chat', uid: 'uid-chat' }] },
+      { objects: { patch: async (obj: never) => void applied.push(obj) } as never, statuses },
+    );
+    expect(applied).toHaveLength(1);
+    expect(applied[0]!.metadata.ownerReferences).toEqual([expect.objectContaining({ name: 'chat', uid: 'uid-chat', kind: 'LLMRoute' })]);
+    expect(applied[0]!.data['config.yaml']).toContain('routes: []');
+  });
+});
