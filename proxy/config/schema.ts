@@ -23,6 +23,8 @@ export const STRATEGIES = ['failover', 'weighted'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 const name = z.string().check(z.minLength(1), z.maxLength(253));
+/** A route is named `namespace/name` by the operator: a namespace (63) and an object name (253) fit. */
+const routeName = z.string().check(z.minLength(1), z.maxLength(63 + 1 + 253));
 
 export const credentialsSchema = z.discriminatedUnion('kind', [
   /** Read the key from a file (a projected Secret volume); re-read when it changes. */
@@ -135,7 +137,7 @@ export const retriesSchema = z.strictObject({
 
 export const routeSchema = z.strictObject({
   /** `namespace/name` of the LLMRoute it came from (or the file name for local configs). */
-  name,
+  name: routeName,
   /** Model names clients send that this route answers. */
   models: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
   strategy: z._default(z.enum(STRATEGIES), 'failover'),

@@ -195,3 +195,12 @@ describe('compile: timeouts beyond the compiled config bound', () => {
     expect(result.config.routes.map((r) => r.name)).toEqual(['shop/other']);
   });
 });
+
+describe('compile: names at the limits Kubernetes allows', () => {
+  test('a route named with the longest legal name in a long namespace compiles; the others are unaffected', () => {
+    const namespace = 'n'.repeat(63);
+    const long = 'a'.repeat(253);
+    const result = compile([route('chat', { models: ['chat'], backends: [openai] }, { namespace }), route(long, { models: ['long'], backends: [mistral] }, { namespace })], [], { namespace });
+    expect(result.config.routes.map((r) => r.name).sort()).toEqual([`${namespace}/${long}`, `${namespace}/chat`]);
+  });
+});
