@@ -84,7 +84,10 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
     const next = routeStatus(refused ? notApplied(status, refused.message) : status, route.status, now);
     const t = routeTargets.get(status.name)!;
     clients.events?.route(t, route.status, next);
-    if (sameStatus(next, route.status)) continue;
+    if (sameStatus(next, route.status)) {
+      clients.statuses.alreadyShows(t, next); // a stale write still waiting must not land after this
+      continue;
+    }
     if (clients.statuses.submit(t, next)) statusUpdates++;
   }
   for (const status of result.policies) {
@@ -93,7 +96,10 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
     const next = policyStatus(status, policy.metadata.generation, result.policies, policy.status, now);
     const t = policyTargets.get(status.name)!;
     clients.events?.policy(t, policy.status, next);
-    if (sameStatus(next, policy.status)) continue;
+    if (sameStatus(next, policy.status)) {
+      clients.statuses.alreadyShows(t, next);
+      continue;
+    }
     if (clients.statuses.submit(t, next)) statusUpdates++;
   }
   if (refused) throw refused.error; // still retried (rate-limited): the cause may be fixed outside (RBAC, quota)

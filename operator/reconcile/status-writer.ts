@@ -58,6 +58,10 @@ export class StatusWriter {
   private readonly inFlight = new Set<string>();
   /** By namespace, then object key: retain() looks at one namespace, not at every object. */
   private readonly lastWritten = new Map<string, Map<string, object>>();
+  /** By namespace, then object key: the status each object should end up with (the latest reconcile's). */
+  private readonly latest = new Map<string, Map<string, object>>();
+  /** The status each write in flight is writing. */
+  private readonly writing = new Map<string, object>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deferTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -80,6 +84,7 @@ export class StatusWriter {
   submit(target: StatusTarget, status: object): boolean {
     if (this.stopped) return false;
     const key = StatusWriter.keyOf(target);
+    this.remember(target.namespace, key, status);
     if (sameStatus(status, this.lastWritten.get(target.namespace)?.get(key))) {
       this.pending.delete(key);
       return false;
@@ -87,6 +92,31 @@ export class StatusWriter {
     this.pending.set(key, { target, status, attempts: 0, since: this.pending.get(key)?.since ?? Date.now() });
     this.pump();
     return true;
+  }
+
+  /**
+   * The object already shows this status (the informer's copy says so): nothing needs writing, and a
+   * write still waiting (deferred, or due for a retry) of an older status is withdrawn, since it would
+   * overwrite the right status with a stale one. A write already in flight of another status is
+   * followed by this one.
+   */
+  alreadyShows(target: StatusTarget, status: object): void {
+    if (this.stopped) return;
+    const key = StatusWriter.keyOf(target);
+    this.remember(target.namespace, key, status);
+    this.pending.delete(key);
+    const inFlight = this.writing.get(key);
+    if (inFlight !== undefined && !sameStatus(inFlight, status)) {
+      this.pending.set(key, { target, status, attempts: 0, since: Date.now() });
+      return;
+    }
+    this.notifyIdle();
+  }
+
+  private remember(namespace: string, key: string, status: object): void {
+    let wanted = this.latest.get(namespace);
+    if (!wanted) this.latest.set(namespace, (wanted = new Map()));
+    wanted.set(key, status);
   }
 
   /** Tries the pending writes again (call when `deferWhile` may have turned false). */
@@ -99,10 +129,11 @@ export class StatusWriter {
    * written for them (bounded memory under churn) and what still waited to be written.
    */
   retain(namespace: string, keys: ReadonlySet<string>): void {
-    const written = this.lastWritten.get(namespace);
-    if (written) {
-      for (const key of written.keys()) if (!keys.has(key)) written.delete(key);
-      if (written.size === 0) this.lastWritten.delete(namespace);
+    for (const byKey of [this.lastWritten, this.latest]) {
+      const known = byKey.get(namespace);
+      if (!known) continue;
+      for (const key of known.keys()) if (!keys.has(key)) known.delete(key);
+      if (known.size === 0) byKey.delete(namespace);
     }
     let dropped = false;
     for (const [key, wanted] of this.pending) {
@@ -160,6 +191,7 @@ export class StatusWriter {
       }
       this.pending.delete(key);
       this.inFlight.add(key);
+      this.writing.set(key, wanted.status);
       const { target } = wanted;
       void this.write(target, wanted.status).then(
         () => {
@@ -174,8 +206,10 @@ export class StatusWriter {
           if (permanent || wanted.attempts + 1 >= this.options.maxAttempts || this.stopped) return;
           const timer = setTimeout(() => {
             this.timers.delete(timer);
-            // A newer status submitted meanwhile wins over this retry.
-            if (!this.pending.has(key)) this.pending.set(key, { ...wanted, attempts: wanted.attempts + 1 });
+            // A newer status submitted meanwhile wins over this retry, and so does a reconcile that
+            // found the object already showing another status.
+            const latest = this.latest.get(target.namespace)?.get(key);
+            if (!this.pending.has(key) && (latest === undefined || sameStatus(latest, wanted.status))) this.pending.set(key, { ...wanted, attempts: wanted.attempts + 1 });
             this.pump();
             this.notifyIdle();
           }, this.options.retryDelayMs);
@@ -183,6 +217,7 @@ export class StatusWriter {
         },
       ).finally(() => {
         this.inFlight.delete(key);
+        this.writing.delete(key);
         this.pump();
         this.notifyIdle();
       });

@@ -204,3 +204,41 @@ describe('StatusWriter', () => {
     expect(io.calls).toHaveLength(0);
   });
 });
+
+describe('StatusWriter: an object found already showing its status', () => {
+  test('a stale write still waiting (deferred) is withdrawn', async () => {
+    const io = controllable();
+    let busy = true;
+    const writer = new StatusWriter(io.write, { deferWhile: () => busy, maxDeferMs: 60_000 });
+    writer.submit(route('ns', 'a'), status('1/2')); // a policy appeared: deferred while ConfigMaps wait
+    writer.alreadyShows(route('ns', 'a'), status('2/2')); // the policy went away again: the object shows 2/2
+    busy = false;
+    writer.resume();
+    await writer.idle();
+    expect(io.calls).toHaveLength(0);
+  });
+
+  test('a stale write in flight is followed by the status the object should show', async () => {
+    const io = controllable();
+    const writer = new StatusWriter(io.write);
+    writer.submit(route('ns', 'a'), status('1/2'));
+    writer.alreadyShows(route('ns', 'a'), status('2/2'));
+    io.calls[0]!.release();
+    await tick();
+    expect(io.calls.map((c) => c.admitted)).toEqual(['1/2', '2/2']);
+    io.calls[1]!.release();
+    await writer.idle();
+  });
+
+  test('a failed stale write is not retried over it', async () => {
+    const io = controllable();
+    const writer = new StatusWriter(io.write, { retryDelayMs: 5 });
+    writer.submit(route('ns', 'a'), status('1/2'));
+    io.calls[0]!.release(Object.assign(new Error('unavailable'), { code: 503 }));
+    await tick();
+    writer.alreadyShows(route('ns', 'a'), status('2/2'));
+    await new Promise((r) => setTimeout(r, 30));
+    await writer.idle();
+    expect(io.calls.map((c) => c.admitted)).toEqual(['1/2']);
+  });
+});
