@@ -23,7 +23,10 @@ export function classifyAnthropicError(status: number, headers: UpstreamHeaders,
   const parsed = parseJson(bodyText) as { error?: { type?: unknown; message?: unknown } } | undefined;
   const errorType = typeof parsed?.error?.type === 'string' ? parsed.error.type : undefined;
   const message = typeof parsed?.error?.message === 'string' && parsed.error.message ? parsed.error.message : `anthropic returned HTTP ${status}`;
-  return upstreamError({ ...factsFor(status, errorType), message }, headers);
+  // An exhausted credit balance comes as a 400 invalid_request_error: it is the account's state, not
+  // the client's request, so it is reported as the billing error it is.
+  const billing = status === 400 && /credit balance is too low/i.test(message);
+  return upstreamError({ ...factsFor(status, billing ? 'billing_error' : errorType), message }, headers);
 }
 
 /** An `event: error` inside a 200 stream (overloaded_error is the common one). */

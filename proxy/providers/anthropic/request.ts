@@ -1,5 +1,6 @@
 // OpenAI chat request -> Anthropic Messages request body. Pure; throws UnsupportedRequestError
 // (a 400 with a stable code) for what Anthropic cannot honour.
+import { nodeCrypto } from '../../io/builtins.ts';
 import type { ChatCompletionRequest, ChatMessage, FunctionTool } from '../../openai/types.ts';
 import { UnsupportedRequestError } from '../adapter.ts';
 import { contentParts, maxOutputTokens, plainText, refuseUnsupported, stopSequences, toolArguments, type NeutralPart } from '../translate/request-parts.ts';
@@ -58,7 +59,7 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
         const content = blocksOf(contentParts(m.content, at), at);
         for (const [c, call] of (m.tool_calls ?? []).entries()) {
           toolNames.add(call.function.name);
-          content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: toolArguments(call, `messages[${i}].tool_calls[${c}].function.arguments`) });
+          content.push({ type: 'tool_use', id: anthropicToolId(call.id), name: call.function.name, input: toolArguments(call, `messages[${i}].tool_calls[${c}].function.arguments`) });
         }
         pushTurn(turns, { role: 'assistant', content });
         break;
@@ -68,7 +69,7 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
           throw new UnsupportedRequestError('a tool message needs tool_call_id', 'invalid_tool_message', `messages[${i}].tool_call_id`);
         }
         const text = plainText(m.content, at);
-        const result: Block = { type: 'tool_result', tool_use_id: m.tool_call_id };
+        const result: Block = { type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id) };
         if (text !== '') result.content = text;
         // Several OpenAI tool messages answer one assistant turn: they join one user turn, results
         // before any text the user adds.
@@ -83,6 +84,26 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
     }
   });
   return { system, turns, toolNames };
+}
+
+/**
+ * Anthropic takes tool-use ids of [a-zA-Z0-9_-] only; a history built on another backend may carry
+ * others (vLLM and Kimi's `functions.bash:0`). Those are mapped deterministically, so a call and its
+ * result keep matching; valid ids pass unchanged.
+ */
+export function anthropicToolId(id: string): string {
+  if (/^[a-zA-Z0-9_-]+$/.test(id)) return id;
+  return `toolu_${nodeCrypto().createHash('sha256').update(id).digest('base64url').slice(0, 24)}`;
+}
+
+/** Whether the conversation is inside a tool loop: its last turn answers tool calls of the assistant's. */
+function inToolLoop(messages: ChatMessage[]): boolean {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === 'tool') continue;
+    return m.role === 'assistant' && (m.tool_calls?.length ?? 0) > 0;
+  }
+  return false;
 }
 
 function translateTools(tools: FunctionTool[]): Array<Record<string, unknown>> {
@@ -154,7 +175,16 @@ export function anthropicRequestBody(request: ChatCompletionRequest, model: stri
   }
 
   const effort = request.reasoning_effort;
-  if (typeof effort === 'string' && THINKING_BUDGET[effort] !== undefined) {
+  // Inside a tool loop Anthropic wants the assistant turn to start with the thinking blocks it sent,
+  // which OpenAI's message shape cannot carry back: that turn is answered without extended thinking
+  // rather than refused (400 "Expected thinking ... but found tool_use").
+  if (typeof effort === 'string' && THINKING_BUDGET[effort] !== undefined && !inToolLoop(request.messages)) {
+    // Extended thinking refuses a temperature other than 1, top_p below 0.95 and forced tool use:
+    // refused here, so that another backend of the route can take the request.
+    if (body.temperature !== undefined && body.temperature !== 1) throw new UnsupportedRequestError('temperature cannot be set with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'temperature');
+    if (body.top_p !== undefined && (body.top_p as number) < 0.95) throw new UnsupportedRequestError('top_p below 0.95 cannot be combined with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'top_p');
+    const forced = (body.tool_choice as { type?: string } | undefined)?.type;
+    if (forced === 'any' || forced === 'tool') throw new UnsupportedRequestError('a required or named tool_choice cannot be combined with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'tool_choice');
     const budget = Math.min(THINKING_BUDGET[effort]!, (body.max_tokens as number) - 1);
     if (budget < 1024) throw new UnsupportedRequestError('reasoning on anthropic backends needs max_completion_tokens above 1024', 'unsupported_parameter_value', 'reasoning_effort');
     body.thinking = { type: 'enabled', budget_tokens: budget };

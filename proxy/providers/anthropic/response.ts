@@ -77,7 +77,7 @@ export function anthropicToCompletion(body: unknown, clientModel: string): ChatC
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        message: { role: 'assistant', content: text === '' && (toolCalls.length > 0 || message.stop_reason === 'refusal') ? null : text, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
         logprobs: null,
         finish_reason: finishReasonOf(message.stop_reason),
       },

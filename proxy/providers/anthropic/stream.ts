@@ -22,6 +22,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   private readonly out: ChunkWriter;
   /** Content-block index -> tool-call index, for the blocks that are tool calls. */
   private readonly toolIndexByBlock = new Map<number, number>();
+  /** Tool blocks that streamed some of their input: one that streamed none ends with "{}". */
+  private readonly toolBlocksWithInput = new Set<number>();
   private usageSoFar: AnthropicUsage = {};
   private sawUsage = false;
   private ended = false;
@@ -64,6 +66,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
         if (delta?.type === 'input_json_delta' && delta.partial_json) {
           const toolIndex = payload.index === undefined ? undefined : this.toolIndexByBlock.get(payload.index);
           if (toolIndex === undefined) return [];
+          this.toolBlocksWithInput.add(payload.index!);
           return this.out.toolCall({ index: toolIndex, function: { arguments: delta.partial_json } });
         }
         return []; // thinking_delta, signature_delta, citations_delta: not content
@@ -78,7 +81,13 @@ export class AnthropicStreamTranslator implements StreamTranslator {
         this.ended = true;
         return [{ kind: 'error', error: anthropicStreamError(payload.error) }];
       default:
-        return []; // ping, content_block_stop, and event types added after this adapter
+        if (payload.type === 'content_block_stop' && payload.index !== undefined) {
+          // A tool called without input streams no fragment (or only ""): its arguments are "{}", as
+          // in OpenAI's answers and in the non-streamed translation, never "" (which JSON.parse refuses).
+          const toolIndex = this.toolIndexByBlock.get(payload.index);
+          if (toolIndex !== undefined && !this.toolBlocksWithInput.has(payload.index)) return this.out.toolCall({ index: toolIndex, function: { arguments: '{}' } });
+        }
+        return []; // ping, and event types added after this adapter
     }
   }
 
