@@ -1,6 +1,10 @@
 // Leader election on a coordination.k8s.io Lease, so several operator replicas can run and only one
 // reconciles. Optimistic concurrency (resourceVersion) decides races; the leader renews every
 // `renewMs`; a lease not renewed for `leaseMs` may be taken; a stopping leader releases it at once.
+// As in client-go: a leader whose renewal has not succeeded within the renew deadline (2/3 of the
+// lease) stops leading, even while its request hangs, so it never leads past the lease another replica
+// may take; and a lease's age is measured on this replica's clock, from when this replica saw it
+// change, never by comparing the holder's renewTime with the local clock (clocks drift apart).
 import * as k8s from '@kubernetes/client-node';
 
 export interface LeaderElectionOptions {
@@ -26,9 +30,14 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   const leaseMs = options.leaseMs ?? 15_000;
   const renewMs = options.renewMs ?? 5_000;
   const { namespace, name, identity } = options;
+  const renewDeadlineMs = Math.floor((leaseMs * 2) / 3);
   let leader = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  /** The lease record last seen (holder and renew time) and when, on the local monotonic clock. */
+  let observed: { record: string; at: number } | undefined;
+  /** Only the latest attempt may change leadership: a hung one that ends late is ignored. */
+  let attempt = 0;
 
   const setLeader = (value: boolean) => {
     if (value === leader) return;
@@ -37,7 +46,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     else options.onStoppedLeading();
   };
 
-  const tryAcquireOrRenew = async (): Promise<void> => {
+  const tryAcquireOrRenew = async (id: number): Promise<void> => {
     const now = new Date();
     let lease: k8s.V1Lease | undefined;
     try {
@@ -48,29 +57,40 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     const spec: k8s.V1LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: Math.ceil(leaseMs / 1000), renewTime: micro(now) as unknown as Date };
     if (!lease) {
       await api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: micro(now) as unknown as Date, leaseTransitions: 0 } } });
-      setLeader(true);
+      if (id === attempt) setLeader(true);
       return;
     }
     const holder = lease.spec?.holderIdentity;
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-    const expired = !holder || renewed + (lease.spec?.leaseDurationSeconds ?? 15) * 1000 < now.getTime();
+    const record = `${holder ?? ''}|${String(lease.spec?.renewTime ?? '')}`;
+    const seenAt = performance.now();
+    if (observed?.record !== record) observed = { record, at: seenAt };
+    const expired = !holder || observed.at + (lease.spec?.leaseDurationSeconds ?? 15) * 1000 < seenAt;
     if (holder !== identity && !expired) {
-      setLeader(false);
+      if (id === attempt) setLeader(false);
       return;
     }
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
     const acquireTime = holder === identity ? lease.spec?.acquireTime : (micro(now) as unknown as Date);
     await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, ...spec, acquireTime, leaseTransitions: transitions } } });
-    setLeader(true);
+    if (id === attempt) setLeader(true);
   };
 
   const loop = async () => {
     if (stopped) return;
+    const id = ++attempt;
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      await tryAcquireOrRenew();
+      await Promise.race([
+        tryAcquireOrRenew(id),
+        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('renew deadline passed')), renewDeadlineMs))),
+      ]);
     } catch {
-      // A conflict (someone else won the race) or an unreachable apiserver: not leading until proven.
+      // A conflict (someone else won the race), an unreachable apiserver or a renewal that hangs past
+      // the renew deadline: not leading until proven.
+      attempt++; // the attempt still running, if any, may no longer make this replica the leader
       setLeader(false);
+    } finally {
+      clearTimeout(deadline);
     }
     if (!stopped) timer = setTimeout(loop, leader ? renewMs : Math.max(500, renewMs / 2));
   };

@@ -1,0 +1,71 @@
+// Leader election against a minimal fake API server: a renewal that hangs ends leadership at the renew
+// deadline (before the lease another replica may take), and a late answer does not bring it back.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
+import { startLeaderElection, type LeaderElector } from '#operator/leader-election.ts';
+
+let server: Server | undefined;
+let elector: LeaderElector | undefined;
+afterEach(async () => {
+  await elector?.stop();
+  server?.closeAllConnections();
+  server?.close();
+  server = elector = undefined;
+});
+
+describe('leader election', () => {
+  test('a renewal that hangs past the renew deadline ends leadership, and its late success does not restore it', async () => {
+    let lease: Record<string, unknown> | undefined;
+    let hang = false;
+    const held: Array<() => void> = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        const reply = (status: number, value: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(value));
+        };
+        if (req.method === 'GET') return lease ? reply(200, lease) : reply(404, { kind: 'Status', code: 404, reason: 'NotFound' });
+        const write = () => {
+          lease = { ...(JSON.parse(body) as Record<string, unknown>), apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
+          reply(req.method === 'POST' ? 201 : 200, lease);
+        };
+        if (req.method === 'PUT' && hang) held.push(write); // answered only when released
+        else write();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const kubeConfig = new k8s.KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+    const changes: string[] = [];
+    elector = startLeaderElection({
+      kubeConfig, namespace: 'llmroute-system', name: 'llmroute-operator', identity: 'a', leaseMs: 1500, renewMs: 200,
+      onStartedLeading: () => changes.push('started'),
+      onStoppedLeading: () => changes.push('stopped'),
+    });
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error('condition not reached in time');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(() => elector!.isLeader());
+    hang = true;
+    await until(() => !elector!.isLeader()); // within the renew deadline (1 s), not never
+    expect(changes).toEqual(['started', 'stopped']);
+    for (const release of held.splice(0)) release(); // the hung renewal answers late
+    await new Promise((r) => setTimeout(r, 100));
+    expect(changes).toEqual(['started', 'stopped']);
+  });
+});
