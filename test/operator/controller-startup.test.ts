@@ -2,10 +2,9 @@
 // reconciled from a partial view of the caches (its routes without its policy, its ConfigMap
 // without its routes), which would apply a policy-denied backend or drop every route.
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from './fake-api-server.ts';
 import { startController, type Controller } from '#operator/controller.ts';
 
 const GV = 'llmroute.dev/v1alpha1';
@@ -28,7 +27,7 @@ const configMap = {
 };
 
 interface Fake {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConfig;
   /** Bodies of the ConfigMap applies (server-side apply PATCHes), in order. */
   applied: string[];
   server: Server;
@@ -74,15 +73,7 @@ async function fakeApiServer(delays: Partial<Record<'llmroutes' | 'llmpolicies' 
       json(200, {}); // status patches, events
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
+  const kubeConfig = await kubeConfigFor(server);
   return { kubeConfig, applied, server, lists: failedLists };
 }
 

@@ -1,10 +1,8 @@
 // Leader election against a minimal fake API server: a renewal that hangs ends leadership at the renew
 // deadline (before the lease another replica may take), and a late answer does not bring it back.
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import * as k8s from '@kubernetes/client-node';
+import { kubeConfigFor } from './fake-api-server.ts';
 import { startLeaderElection, type LeaderElector } from '#operator/leader-election.ts';
 
 let server: Server | undefined;
@@ -38,15 +36,7 @@ describe('leader election', () => {
         else write();
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const kubeConfig = new k8s.KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
+    const kubeConfig = await kubeConfigFor(server);
     const changes: string[] = [];
     elector = startLeaderElection({
       kubeConfig, namespace: 'llmroute-system', name: 'llmroute-operator', identity: 'a', leaseMs: 1500, renewMs: 200,
