@@ -110,6 +110,7 @@ export class StatusWriter {
       this.pending.set(key, { target, status, attempts: 0, since: Date.now() });
       return;
     }
+    this.pump(); // nothing may be left to wait for: drops the deferral timer
     this.notifyIdle();
   }
 
