@@ -11,14 +11,18 @@ export interface CompileArgs {
   namespace?: string | undefined;
 }
 
-export async function compileFiles(args: CompileArgs): Promise<CompileResult> {
+/** A compile of files, with the documents that were neither an LLMRoute nor an LLMPolicy (a misspelt kind). */
+export type FilesCompileResult = CompileResult & { ignored: string[] };
+
+export async function compileFiles(args: CompileArgs): Promise<FilesCompileResult> {
   const docs = await loadDocuments(args.files);
-  return compile(docs.routes, docs.policies, { secretsDir: args.secretsDir, namespace: args.namespace });
+  return { ...compile(docs.routes, docs.policies, { secretsDir: args.secretsDir, namespace: args.namespace }), ignored: docs.ignored };
 }
 
 /** Human-readable problems of a compile, one per line; empty when everything compiled and was admitted. */
-export function describeProblems(result: CompileResult): string[] {
-  const lines: string[] = [];
+export function describeProblems(result: FilesCompileResult): string[] {
+  // A document of another kind would vanish without a word (kind: LLMRoutes compiles to no route).
+  const lines: string[] = result.ignored.map((where) => `${where}: not an LLMRoute or LLMPolicy (apiVersion llmroute.dev/v1alpha1), left out`);
   for (const p of result.policies) if (!p.valid) for (const i of p.issues) lines.push(`LLMPolicy ${p.name}: ${i.path}: ${i.message}`);
   for (const r of result.routes) {
     const who = `LLMRoute ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;

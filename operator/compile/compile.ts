@@ -27,7 +27,7 @@ export interface BackendStatus {
 }
 
 /** `ConfigMapRefused` is set by the reconciler (the API server refused the compiled ConfigMap), never by compile. */
-export type RouteReason = 'Compiled' | 'InvalidSpec' | 'ModelConflict' | 'NoAdmittedBackends' | 'ConfigMapRefused';
+export type RouteReason = 'Compiled' | 'InvalidSpec' | 'ModelConflict' | 'DuplicateName' | 'NoAdmittedBackends' | 'ConfigMapRefused';
 
 export interface RouteStatus {
   /** metadata.name of the LLMRoute (or `(document N)` when it had none). */
@@ -180,6 +180,14 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
     const status: RouteStatus = { name, namespace, observedGeneration: generation, compiled: false, reason: 'Compiled', message: '', issues: [], backends: [] };
     statuses.push(status);
 
+    // Only files given to the CLI can hold two routes of one name (the API server keeps names unique):
+    // the older one keeps it, as with models.
+    const routeName = namespace ? `${namespace}/${name}` : name;
+    if (routes.some((r) => r.name === routeName)) {
+      status.reason = 'DuplicateName';
+      status.message = `another LLMRoute named ${routeName} is already compiled`;
+      continue;
+    }
     const conflicts = route.spec.models.filter((m) => modelOwner.has(m));
     if (conflicts.length > 0) {
       status.reason = 'ModelConflict';
@@ -210,7 +218,6 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
       status.message = 'no backend can serve this route: ' + status.backends.map((b) => `${b.name}: ${b.message}`).join('; ');
       continue;
     }
-    const routeName = namespace ? `${namespace}/${name}` : name;
     routes.push({
       name: routeName,
       models: [...route.spec.models],

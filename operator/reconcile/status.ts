@@ -24,7 +24,7 @@ export interface LLMRouteStatus {
 export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatus> | undefined, now: string): LLMRouteStatus {
   const admitted = result.backends.filter((b) => b.admitted).length;
   const denied = result.backends.filter((b) => b.reason === 'DeniedByPolicy');
-  const compiled = result.reason !== 'InvalidSpec' && result.reason !== 'ModelConflict';
+  const compiled = result.reason !== 'InvalidSpec' && result.reason !== 'ModelConflict' && result.reason !== 'DuplicateName';
   const gen = result.observedGeneration;
   const make = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
     const before = previous?.conditions?.find((c) => c.type === type);

@@ -182,7 +182,11 @@ export const configSchema = z
   })
   .check(z.superRefine((config, ctx) => {
     const owner = new Map<string, number>();
+    // Route names key the circuit breakers and the metric series: two routes of one name would share them.
+    const routeNames = new Set<string>();
     config.routes.forEach((route, r) => {
+      if (routeNames.has(route.name)) ctx.addIssue({ code: 'custom', path: ['routes', r, 'name'], message: `duplicate route name "${route.name}"` });
+      routeNames.add(route.name);
       route.models.forEach((model, m) => {
         const first = owner.get(model);
         if (first !== undefined && first !== r) {

@@ -13,13 +13,16 @@ export interface TokenCounts {
   reasoning: number;
 }
 
+/** A count as the upstream reported it: upstream JSON, so anything but a non-negative finite number is 0. */
+const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0);
+
 export function tokenCounts(usage: Usage): TokenCounts {
   const deepseekHits = (usage as { prompt_cache_hit_tokens?: unknown }).prompt_cache_hit_tokens;
   return {
-    input: usage.prompt_tokens,
-    output: usage.completion_tokens,
-    cachedInput: usage.prompt_tokens_details?.cached_tokens ?? (typeof deepseekHits === 'number' ? deepseekHits : 0),
-    cacheWrite: usage.prompt_tokens_details?.cache_creation_tokens ?? 0,
-    reasoning: usage.completion_tokens_details?.reasoning_tokens ?? 0,
+    input: count(usage.prompt_tokens),
+    output: count(usage.completion_tokens),
+    cachedInput: count(usage.prompt_tokens_details?.cached_tokens ?? deepseekHits),
+    cacheWrite: count(usage.prompt_tokens_details?.cache_creation_tokens),
+    reasoning: count(usage.completion_tokens_details?.reasoning_tokens),
   };
 }

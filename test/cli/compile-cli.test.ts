@@ -53,6 +53,17 @@ describe('llmroute compile and validate', () => {
     expect(result.stderr).toContain('LLMRoute chat: spec.backends[0].timeouts.total');
   });
 
+  test('a document of another kind (a misspelt LLMRoutes) is a problem, not silently left out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'llmroute-cli-'));
+    const file = join(dir, 'typo.yaml');
+    await writeFile(file, `apiVersion: llmroute.dev/v1alpha1\nkind: LLMRoutes\nmetadata: {name: chat}\nspec:\n  models: [chat]\n  backends:\n    - {name: e, provider: echo, model: x}\n`);
+    const result = await llmroute('validate', '-f', file);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file} document 1 (kind LLMRoutes): not an LLMRoute or LLMPolicy`);
+    const compiled = await llmroute('compile', '-f', file);
+    expect(compiled.stderr).toContain('warning:');
+  });
+
   test('validate succeeds on a clean file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'llmroute-cli-'));
     const file = join(dir, 'ok.yaml');

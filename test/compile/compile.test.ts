@@ -204,3 +204,13 @@ describe('compile: names at the limits Kubernetes allows', () => {
     expect(result.config.routes.map((r) => r.name).sort()).toEqual([`${namespace}/${long}`, `${namespace}/chat`]);
   });
 });
+
+describe('compile: two routes of one name (files given to the CLI)', () => {
+  test('the older keeps the name; the other is left out with DuplicateName, and nothing throws', () => {
+    const first = route('chat', { models: ['m1'], backends: [openai] }, { namespace: undefined, creationTimestamp: '2026-01-01T00:00:00Z' });
+    const second = route('chat', { models: ['m2'], backends: [mistral] }, { namespace: undefined, creationTimestamp: '2026-01-02T00:00:00Z' });
+    const result = compile([second, first], []);
+    expect(result.config.routes.map((r) => r.models)).toEqual([['m1']]);
+    expect(result.routes.find((r) => r.reason === 'DuplicateName')).toMatchObject({ compiled: false, message: expect.stringContaining('chat') });
+  });
+});

@@ -96,3 +96,12 @@ describe('compiled config contract: timeouts', () => {
     expect(parsed.issues.map((i) => i.path)).toContain(path);
   });
 });
+
+describe('compiled config contract: route names', () => {
+  test('two routes of one name are refused (they would share circuit breakers and metric series)', () => {
+    const route = minimal.routes[0]!;
+    const parsed = parseConfigText(serializeConfig({ ...minimal, routes: [route, { ...route, models: ['other'] }] }));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.issues).toContainEqual({ path: 'routes[1].name', message: 'duplicate route name "shop/chat"' });
+  });
+});

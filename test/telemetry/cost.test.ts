@@ -110,3 +110,17 @@ describe('cost of a usage', () => {
     expect(backendCost({ provider: 'openai-compatible', model: 'mystery' }, { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 })).toBeUndefined();
   });
 });
+
+describe('usage an upstream reports wrongly', () => {
+  test('counts that are not non-negative numbers count as 0: metrics and cost never throw on them', async () => {
+    const { ProxyMetrics } = await import('#proxy/telemetry/metrics.ts');
+    const { createObserver } = await import('#proxy/telemetry/observer.ts');
+    const junk = { prompt_tokens: '100', completion_tokens: -3, total_tokens: null, prompt_tokens_details: { cached_tokens: Number.NaN } } as unknown as Parameters<typeof backendCost>[1];
+    const backend = { name: 'b', provider: 'openai', model: 'gpt-4o', credentials: { kind: 'none' } } as never;
+    const observer = createObserver({ metrics: new ProxyMetrics(), costOf: backendCost });
+    const request = observer.startRequest({ requestId: 'r', operation: 'chat', httpRoute: '/v1/chat/completions', headers: {} });
+    const attempt = request.startAttempt({ backend, providerName: 'openai', serverAddress: 'h', serverPort: 443, attempt: 1, reason: 'initial' });
+    expect(() => attempt.end({ outcome: 'success', status: 200, usage: junk })).not.toThrow();
+    expect(backendCost(backend, junk)).toBe(0);
+  });
+});
