@@ -56,8 +56,9 @@ export function createObserver(options: ObserverOptions): Telemetry {
       let partial = false;
       let firstTokenMs: number | undefined;
       const span = options.tracer?.startRequest(info);
-      // The latency histograms' exemplar: the trace id (32 hex, parsed by the propagator), nothing else.
-      const exemplar = span?.traceId ? { trace_id: span.traceId } : undefined;
+      // The latency histograms' exemplar: the trace id (32 hex, parsed by the propagator), nothing else,
+      // and only of a sampled trace (one not recorded would be a dead link).
+      const exemplar = span?.traceId && span.sampled ? { trace_id: span.traceId } : undefined;
       return {
         routeResolved(r: RouteResolved) {
           span?.routeResolved(r);

@@ -2,7 +2,7 @@
 // traceparent/tracestate/baggage) and a CLIENT span per upstream attempt, each sending its own
 // fresh traceparent upstream. Attributes follow the GenAI conventions (semconv.ts). Prompt and
 // completion text are recorded only when the namespace policy allows prompt logging.
-import { context as otelContext, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context as otelContext, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import type { Usage } from '../openai/types.ts';
 import { tokenCounts } from '../openai/usage.ts';
 import type { AttemptEnd, AttemptStart, RequestEnd, RequestStart, RouteResolved } from './hooks.ts';
@@ -19,6 +19,8 @@ export interface AttemptSpan {
 export interface RequestSpan {
   /** The trace this request belongs to (for the log line), when there is one. */
   readonly traceId?: string;
+  /** Whether that trace is recorded (sampled): exemplars point only at traces that can be found. */
+  readonly sampled?: boolean;
   routeResolved(info: RouteResolved): void;
   startAttempt(info: AttemptStart): AttemptSpan;
   end(result: RequestEnd, totals: { usage?: Usage; costUsd?: number; partial: boolean }): void;
@@ -67,6 +69,7 @@ export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): Reque
       let route: RouteResolved | undefined;
       return {
         traceId: server.spanContext().traceId,
+        sampled: isSampled(server.spanContext()),
         routeResolved(r: RouteResolved) {
           route = r;
           server.setAttributes({
@@ -145,8 +148,8 @@ export function passThroughTracer(propagator: TextMapPropagator): RequestTracer 
       const incoming = info.headers.traceparent === undefined ? undefined : propagator.extract(otelContext.active(), info.headers, headerGetter);
       const headers = incoming ? inject(propagator, incoming) : {};
       const attempt = noAttempt(headers);
-      const traceId = incoming ? trace.getSpanContext(incoming)?.traceId : undefined;
-      return { ...(traceId ? { traceId } : {}), routeResolved() {}, startAttempt: () => attempt, end() {} };
+      const caller = incoming ? trace.getSpanContext(incoming) : undefined;
+      return { ...(caller?.traceId ? { traceId: caller.traceId, sampled: isSampled(caller) } : {}), routeResolved() {}, startAttempt: () => attempt, end() {} };
     },
   };
 }
@@ -172,3 +175,7 @@ function setCost(span: Span, usage: Usage | undefined, costUsd: number | undefin
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
+/** Whether a trace is recorded (its sampled flag): only then may an exemplar point at it. */
+function isSampled(spanContext: SpanContext): boolean {
+  return (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+}

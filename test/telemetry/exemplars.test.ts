@@ -108,12 +108,14 @@ describe('tracing off: the caller\'s traceparent', () => {
     await client.chat.completions.create({ model: 'untraced', messages: [{ role: 'user', content: 'hi' }] });
     // Malformed: dropped by the propagator, so not an exemplar (nor anything else in the metrics).
     await client.chat.completions.create({ model: 'untraced', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: '00-sk-canary-not-a-trace-id-00000000-01' } });
+    // Not sampled by the caller (flags 00): that trace is not recorded, so an exemplar would be a dead link.
+    await client.chat.completions.create({ model: 'untraced', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' } });
     sent.to = Date.now() / 1000;
   });
   afterAll(async () => {
     await proxy.started.close();
   });
-  const recorded = (samples: Sample[]) => countOf(samples, 'llmroute_request_duration_seconds', 'ns/untraced') === 2 && countOf(samples, 'llmroute_request_duration_seconds', 'ns/stream') === 1;
+  const recorded = (samples: Sample[]) => countOf(samples, 'llmroute_request_duration_seconds', 'ns/untraced') === 3 && countOf(samples, 'llmroute_request_duration_seconds', 'ns/stream') === 1;
 
   test('Accept: OpenMetrics gets OpenMetrics 1.0 with the trace id as exemplar on the request, upstream and first-token histograms', async () => {
     const { response, text, samples } = await scrapeUntil(proxy.scrape, PROMETHEUS_ACCEPT, recorded);
@@ -134,7 +136,7 @@ describe('tracing off: the caller\'s traceparent', () => {
     expect(soleExemplar(samples, 'llmroute_upstream_duration_seconds', 'ns/chat').labels).toEqual({ trace_id: TRACE_ID });
     expect(soleExemplar(samples, 'llmroute_time_to_first_token_seconds', 'ns/stream').labels).toEqual({ trace_id: TRACE_ID });
 
-    // No trace context, or a malformed one: no exemplar. Exemplars sit on histogram buckets only.
+    // No trace context, a malformed one or an unsampled one: no exemplar. Exemplars sit on histogram buckets only.
     expect(bucketsOf(samples, 'llmroute_request_duration_seconds', 'ns/untraced').filter((b) => b.exemplar)).toEqual([]);
     expect(samples.filter((s) => s.exemplar && !s.name.endsWith('_bucket'))).toEqual([]);
     expect(text).not.toContain('canary');
