@@ -14,7 +14,9 @@ const FILE_CHECK_INTERVAL_MS = 1000;
 
 class FileKey implements KeySource {
   private value: string | undefined;
-  private mtimeMs = -1;
+  /** Modification time, size and inode of the file last read: an in-place rewrite within one clock
+   *  tick keeps the time but not the size, a Secret volume's swap changes the inode. */
+  private signature = '';
   private checkedAt = 0;
   private readonly path: string;
 
@@ -32,14 +34,15 @@ class FileKey implements KeySource {
   private refresh(): void {
     this.checkedAt = Date.now();
     try {
-      const mtime = statSync(this.path).mtimeMs;
-      if (mtime === this.mtimeMs) return;
-      this.mtimeMs = mtime;
+      const stat = statSync(this.path);
+      const signature = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+      if (signature === this.signature) return;
+      this.signature = signature;
       const text = readFileSync(this.path, 'utf8').trim();
       this.value = text === '' ? undefined : text;
     } catch {
       this.value = undefined;
-      this.mtimeMs = -1;
+      this.signature = '';
     }
   }
 }
