@@ -12,7 +12,7 @@ import type { AttemptOutcome, AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
 import { requestDeadlineMs } from '../routing/dispatch.ts';
-import { ConnectTimeoutError } from '../upstream/pools.ts';
+import { armConnectTimeout } from '../upstream/pools.ts';
 import { readJsonBody } from './body.ts';
 import { relayResponse } from './relay-response.ts';
 import { refusedAsOverloaded, type HandlerContext } from './chat.ts';
@@ -40,6 +40,7 @@ export function passthroughHandler(ctx: HandlerContext) {
     const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false, selfHandleResponse: true });
     proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
       upstreamRequests.set(req, proxyReq);
+      // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
       armConnectTimeout(proxyReq, connectTimeouts.get(req) ?? DEFAULT_CONNECT_TIMEOUT_MS);
     });
     proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), () => broken.add(req)));
@@ -137,19 +138,6 @@ function attemptOutcome(errorCode: string | undefined): AttemptOutcome {
   if (errorCode === 'upstream_timeout') return 'timeout';
   if (errorCode === 'upstream_stream_error') return 'stream_error';
   return 'connect_error';
-}
-
-/**
- * Cuts a forwarded request whose connection (TLS handshake included) is not up within `ms`. Called
- * from http-proxy's 'proxyReq', which it emits from the request's 'socket' event: the socket is there.
- */
-function armConnectTimeout(proxyReq: ClientRequest, ms: number): void {
-  const socket = proxyReq.socket;
-  if (!socket?.connecting) return; // a pooled connection
-  const timer = setTimeout(() => proxyReq.destroy(new ConnectTimeoutError()), ms);
-  const up = () => clearTimeout(timer);
-  socket.once('encrypted' in socket ? 'secureConnect' : 'connect', up);
-  socket.once('close', up);
 }
 
 /** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */

@@ -121,13 +121,7 @@ export class Pools {
       };
       call.signal.addEventListener('abort', onAbort, { once: true });
       req.once('close', () => call.signal.removeEventListener('abort', onAbort));
-      req.once('socket', (socket) => {
-        if (!socket.connecting) return;
-        connectTimer = setTimeout(() => req.destroy(new ConnectTimeoutError()), call.connectTimeoutMs);
-        // Over TLS the connection is usable once the handshake is done, not at TCP connect: a peer that
-        // accepts and never answers the ClientHello is a connect failure too.
-        socket.once(target.https ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-      });
+      req.once('socket', () => (connectTimer = armConnectTimeout(req, call.connectTimeoutMs)));
       req.once('response', (res) => {
         clearTimeout(connectTimer);
         response = res;
@@ -148,6 +142,21 @@ export class Pools {
     this.agents.clear();
     this.targets.clear();
   }
+}
+
+/**
+ * Cuts a request whose new connection is not up within `ms` (pooled connections are left alone). Over
+ * TLS the connection is up once the handshake is done, not at TCP connect: a peer that accepts and
+ * never answers the ClientHello is a connect failure too. Call once the request has its socket.
+ */
+export function armConnectTimeout(req: ClientRequest, ms: number): NodeJS.Timeout | undefined {
+  const socket = req.socket;
+  if (!socket?.connecting) return undefined;
+  const timer = setTimeout(() => req.destroy(new ConnectTimeoutError()), ms);
+  const up = () => clearTimeout(timer);
+  socket.once('encrypted' in socket ? 'secureConnect' : 'connect', up);
+  socket.once('close', up);
+  return timer;
 }
 
 class AbortedError extends Error {
