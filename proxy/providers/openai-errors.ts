@@ -116,6 +116,8 @@ export function reasonForStatus(status: number): string {
   if (status === 529 || status === 503) return 'overloaded';
   if (status === 408 || status === 504) return 'upstream_timeout';
   if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 402) return 'quota_exceeded'; // DeepSeek's insufficient balance
+  if (status === 404) return 'not_found';
   if (status >= 500) return 'server_error';
   return 'invalid_request';
 }

@@ -1,6 +1,8 @@
 // The attempt loop of one request: which backend next, whether to retry, how long to wait.
 // Backends are tried in strategy order; a retryable failure moves to the next one; after the list
-// the route's `retries.attempts` extra tries go round again with backoff. Every attempt after the
+// the route's `retries.attempts` extra tries go round again with backoff. A backend that refuses
+// service itself (its key, quota, model or URL: see refusedByBackend) is not retried, but the next
+// backend is tried; any other refusal (the request's own fault, a 400) is the answer. Every attempt after the
 // first spends the retry budget, and an ejected backend is skipped unless all are ejected. A backend
 // whose API cannot express the request (its adapter refuses the translation) is skipped without an
 // attempt; when no backend can, the request itself is refused (400).
@@ -75,8 +77,13 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
   const errors: UpstreamError[] = [];
   /** Upstream attempts made per backend: a backend tried before is retried, after a backoff. */
   const tried = new Map<RuntimeBackend, number>();
-  /** Backends that cannot carry this request (its translation was refused): skipped, nothing sent. */
-  const unfit = new Set<RuntimeBackend>();
+  /**
+   * Backends not to pick again for this request: unfit ones (their API cannot express it; skipped
+   * without an attempt) and ones that refused service (tried once; a retry would be refused too).
+   */
+  const excluded = new Set<RuntimeBackend>();
+  /** The last backend refusal, the answer when it is the only failure (a one-backend route). */
+  let lastRefusal: { error: UpstreamError; backend: RuntimeBackend } | undefined;
   let firstUnsupported: UnsupportedRequestError | undefined;
   /** Where in `order` the next pick starts: after the last backend picked, skipped ones included. */
   let next = 0;
@@ -91,7 +98,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       deadlinePassed = true;
       break;
     }
-    const picked = pickBackend(order, next, deps.breakers, unfit);
+    const picked = pickBackend(order, next, deps.breakers, excluded);
     if (!picked) break; // every backend is unfit for this request, or has been tried
     const { backend } = picked;
     const triedBefore = tried.get(backend) ?? 0;
@@ -103,7 +110,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       if (!(error instanceof UnsupportedRequestError)) throw error;
       // Not an attempt: this backend's API cannot express the request. The others may.
       firstUnsupported ??= error;
-      unfit.add(backend);
+      excluded.add(backend);
       summary.push({ backend: backend.config.name, status: 0, reason: error.code });
       next = picked.index + 1;
       continue;
@@ -150,8 +157,17 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     errors.push(result.error);
     if (result.outcome === 'aborted') break;
     if (!result.error.retryable) {
-      breaker.recordSuccess(); // the backend answered; the request itself was refused
-      return { kind: 'error', ...clientFacingError(result.error, backend), attempts: attempt, summary };
+      if (!refusedByBackend(result.error)) {
+        breaker.recordSuccess(); // the backend answered; the request itself was refused
+        return { kind: 'error', ...clientFacingError(result.error, backend), attempts: attempt, summary };
+      }
+      // Nothing was processed, and this backend will refuse again until someone fixes its key,
+      // quota, model or URL: the next backend may answer. A mark against it (a revoked key gets it
+      // ejected instead of being tried first by every request).
+      breaker.recordFailure();
+      excluded.add(backend);
+      lastRefusal = { error: result.error, backend };
+      continue;
     }
     if (result.error.reason === DEADLINE_REASON) {
       // Cut by the request's deadline, not by the backend's own timeouts: no mark against the backend.
@@ -169,7 +185,20 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     const described = summary.map((s) => `${s.backend}: ${s.status ? `${s.status} ` : ''}${s.reason}`).join('; ');
     return { kind: 'error', status: 504, body: err(`route ${route.config.name} ran out of its request deadline of ${deadlineMs} ms (${described || 'no attempt was possible'})`, 'timeout_error', 'upstream_timeout'), attempts, summary };
   }
+  // One backend refused service and nothing else was tried: its refusal is the answer.
+  if (lastRefusal && errors.length === 1) return { kind: 'error', ...clientFacingError(lastRefusal.error, lastRefusal.backend), attempts, summary };
   return { kind: 'error', ...exhausted(route, errors, summary), attempts, summary };
+}
+
+/**
+ * Refusals that are about the backend, not the request: its credentials (401, 403), its billing or
+ * quota (402, `insufficient_quota`...), its model or deployment (404), its URL (a redirect) or its
+ * region (Gemini's FAILED_PRECONDITION). The request was not processed, so another backend may be
+ * tried with it; retrying this one would be refused again.
+ */
+export function refusedByBackend(error: UpstreamError): boolean {
+  const { status, reason } = error;
+  return status === 401 || status === 402 || status === 403 || status === 404 || (status >= 300 && status < 400) || reason === 'quota_exceeded' || reason === 'precondition_failed';
 }
 
 const DEADLINE_REASON = timeoutReason('deadline');
@@ -205,16 +234,16 @@ function timeoutAware(telemetry: AttemptTelemetry, timedOut: () => TimeoutKind |
 }
 
 /**
- * The next backend in order from `from` (cyclically), skipping the ones unfit for this request and
+ * The next backend in order from `from` (cyclically), skipping the ones excluded for this request and
  * the ejected or busy ones, unless every fit backend is ejected or busy (panic mode: the first fit one).
  */
-function pickBackend(order: RuntimeBackend[], from: number, breakers: BreakerRegistry, unfit: ReadonlySet<RuntimeBackend>): { backend: RuntimeBackend; index: number } | undefined {
+function pickBackend(order: RuntimeBackend[], from: number, breakers: BreakerRegistry, excluded: ReadonlySet<RuntimeBackend>): { backend: RuntimeBackend; index: number } | undefined {
   const now = Date.now();
   let panic: { backend: RuntimeBackend; index: number } | undefined;
   for (let i = 0; i < order.length; i++) {
     const index = (from + i) % order.length;
     const candidate = order[index]!;
-    if (unfit.has(candidate)) continue;
+    if (excluded.has(candidate)) continue;
     if (breakers.for(candidate.id).isAvailable(now)) return { backend: candidate, index };
     panic ??= { backend: candidate, index };
   }
@@ -239,7 +268,7 @@ function clientFacingError(error: UpstreamError, backend: RuntimeBackend): { sta
 
 function exhausted(route: RuntimeRoute, errors: UpstreamError[], summary: AttemptSummary[]): { status: number; body: OpenAIErrorBody; retryAfterMs?: number } {
   const described = summary.map((s) => `${s.backend}: ${s.status ? `${s.status} ` : ''}${s.reason}`).join('; ');
-  if (errors.length > 0 && errors.every((e) => e.status === 429)) {
+  if (errors.length > 0 && errors.every((e) => e.status === 429 && e.retryable)) {
     const waits = errors.map((e) => e.retryAfterMs).filter((w): w is number => w !== undefined);
     const result: { status: number; body: OpenAIErrorBody; retryAfterMs?: number } = { status: 429, body: err(`every backend of route ${route.config.name} is rate limited (${described})`, 'rate_limit_error', 'rate_limited') };
     if (waits.length > 0) result.retryAfterMs = Math.min(...waits);

@@ -50,7 +50,7 @@ describe('failover', () => {
     expect(response.headers.get('x-llmroute-attempts')).toBe('2');
   });
 
-  test.each([400, 404, 422])('an upstream %i is the answer: no failover, the body passes through', async (status) => {
+  test.each([400, 422])('an upstream %i is the answer: no failover, the body passes through', async (status) => {
     a.queue({ status, body: { error: { message: 'bad tool schema', type: 'invalid_request_error', param: 'tools', code: 'invalid_tools' } } });
     const s = await start([route()]);
     const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
@@ -59,12 +59,58 @@ describe('failover', () => {
     expect(b.requests).toHaveLength(0);
   });
 
+  // Refusals about the backend itself (its key, billing, model): nothing was processed, another backend may answer.
+  const backendRefusals: Array<[string, { status: number; body: unknown }]> = [
+    ['401 (revoked key)', { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } }],
+    ['403 (region)', { status: 403, body: { error: { message: 'Country, region, or territory not supported', type: 'request_forbidden', param: null, code: 'unsupported_country_region_territory' } } }],
+    ['402 (balance)', { status: 402, body: { error: { message: 'Insufficient Balance', type: 'unknown_error', param: null, code: 'invalid_request_error' } } }],
+    ['404 (model)', { status: 404, body: { error: { message: 'The model `gpt-9` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' } } }],
+    ['429 insufficient_quota', { status: 429, body: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } }],
+  ];
+
+  test.each(backendRefusals)('a backend refusing service itself, %s, fails over and is not retried', async (_name, answer) => {
+    a.setDefault(answer);
+    const s = await start([route({ retries: { attempts: 2, backoffMs: 1, maxBackoffMs: 5 } })]);
+    const { data, response } = (await ask(s)) as { data: OpenAI.ChatCompletion; response: Response };
+    expect(data.choices[0]!.message.content).toBe('from b');
+    expect(response.headers.get('x-llmroute-backend')).toBe('b');
+    expect(response.headers.get('x-llmroute-attempts')).toBe('2');
+    expect(a.requests).toHaveLength(1);
+  });
+
+  test('on a one-backend route the refusal is the answer: 404 passes through, not retried', async () => {
+    a.setDefault(backendRefusals[3]![1]);
+    const s = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)], retries: { attempts: 2, backoffMs: 1, maxBackoffMs: 5 } }]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(404);
+    expect(error.code).toBe('model_not_found');
+    expect(a.requests).toHaveLength(1);
+  });
+
   test('an upstream 401 is reported as the proxy credentials being refused, not the app key', async () => {
     a.queue({ status: 401 });
-    const s = await start([route()]);
+    const s = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)] }]);
     const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(error.status).toBe(502);
     expect(error.code).toBe('upstream_unauthorized');
+  });
+
+  test('when every backend refuses service the client gets 502 with each refusal', async () => {
+    a.setDefault(backendRefusals[0]![1]);
+    b.setDefault(backendRefusals[4]![1]);
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('all_backends_failed');
+    expect(error.message).toContain('a: 401 unauthorized; b: 429 quota_exceeded');
+  });
+
+  test('a backend whose key was revoked is ejected: later requests go straight to the next one', async () => {
+    a.setDefault(backendRefusals[0]![1]);
+    const s = await start([route()], { breaker: { threshold: 3, baseEjectionMs: 60_000, maxEjectionMs: 60_000 } });
+    for (let i = 0; i < 10; i++) await ask(s);
+    expect(a.requests).toHaveLength(3);
+    expect(b.requests).toHaveLength(10);
   });
 
   test('a connection error fails over', async () => {
@@ -138,13 +184,21 @@ describe('failover', () => {
     expect(b.requests).toHaveLength(10);
   });
 
-  test('a redirect is never followed: 502 upstream_redirect, no failover, the Location never called', async () => {
-    a.queue({ status: 302, headers: { location: `${b.baseURL}/chat/completions` }, body: {} });
-    const s = await start([route()]);
-    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
-    expect(error.status).toBe(502);
-    expect(error.code).toBe('upstream_redirect');
-    expect(b.requests).toHaveLength(0);
+  test('a redirect is never followed: the next backend answers, the Location is never called', async () => {
+    const elsewhere = await startOpenAIFake({ content: 'from the Location' });
+    try {
+      a.setDefault({ status: 302, headers: { location: `${elsewhere.baseURL}/chat/completions` }, body: {} });
+      const s = await start([route()]);
+      const { data } = (await ask(s)) as { data: OpenAI.ChatCompletion };
+      expect(data.choices[0]!.message.content).toBe('from b');
+      const alone = await start([{ name: 'r', models: ['chat'], backends: [backend('a', a.baseURL)] }]);
+      const error = (await ask(alone).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(error.status).toBe(502);
+      expect(error.code).toBe('upstream_redirect');
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   test.each([429, 503])('a backend that answered %i with Retry-After gets no first attempts until then', async (status) => {

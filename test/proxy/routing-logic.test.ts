@@ -3,6 +3,9 @@ import { fullJitterDelay, retryDelay } from '#proxy/routing/backoff.ts';
 import { RetryBudget } from '#proxy/routing/retry-budget.ts';
 import { CircuitBreaker } from '#proxy/routing/circuit-breaker.ts';
 import { attemptOrder } from '#proxy/routing/order.ts';
+import { refusedByBackend } from '#proxy/routing/dispatch.ts';
+import { classifyAnthropicError } from '#proxy/providers/anthropic/errors.ts';
+import { classifyGeminiError } from '#proxy/providers/gemini/errors.ts';
 import { retryAfterMs, classifyOpenAIStyleError } from '#proxy/providers/openai-errors.ts';
 import { mistralToolCallId } from '#proxy/providers/openai-family.ts';
 import { openaiAdapter } from '#proxy/providers/openai-family.ts';
@@ -94,6 +97,28 @@ describe('OpenAI-dialect errors', () => {
     expect(error.retryable).toBe(retryable);
     expect(error.reason).toBe(reason);
     expect(Object.keys(error.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  });
+});
+
+describe('refusals about the backend, not the request (failed over, never retried)', () => {
+  const gemini = (status: number, grpc: string, reason?: string) => JSON.stringify({ error: { code: status, message: 'm', status: grpc, ...(reason ? { details: [{ reason }] } : {}) } });
+  const anthropic = (type: string) => JSON.stringify({ type: 'error', error: { type, message: 'm' } });
+  test.each([
+    ['openai 401', classifyOpenAIStyleError(401, {}, '{"error":{"message":"bad key","code":"invalid_api_key"}}'), true],
+    ['openai 404 model', classifyOpenAIStyleError(404, {}, '{"error":{"message":"no model","code":"model_not_found"}}'), true],
+    ['deepseek 402 balance', classifyOpenAIStyleError(402, {}, '{"error":{"message":"Insufficient Balance"}}'), true],
+    ['openai 429 insufficient_quota', classifyOpenAIStyleError(429, {}, '{"error":{"message":"pay","code":"insufficient_quota"}}'), true],
+    ['anthropic billing_error', classifyAnthropicError(400, {}, anthropic('billing_error')), true],
+    ['anthropic permission_error', classifyAnthropicError(403, {}, anthropic('permission_error')), true],
+    ['gemini API_KEY_INVALID (a 400)', classifyGeminiError(400, {}, gemini(400, 'INVALID_ARGUMENT', 'API_KEY_INVALID')), true],
+    ['gemini FAILED_PRECONDITION (billing, region)', classifyGeminiError(400, {}, gemini(400, 'FAILED_PRECONDITION')), true],
+    ['openai 400', classifyOpenAIStyleError(400, {}, '{"error":{"message":"bad tools","param":"tools"}}'), false],
+    ['openai 422', classifyOpenAIStyleError(422, {}, '{"error":{"message":"bad"}}'), false],
+    ['anthropic invalid_request_error', classifyAnthropicError(400, {}, anthropic('invalid_request_error')), false],
+    ['gemini INVALID_ARGUMENT', classifyGeminiError(400, {}, gemini(400, 'INVALID_ARGUMENT')), false],
+  ])('%s: refused by the backend = %s', (_name, error, expected) => {
+    expect(error.retryable).toBe(false);
+    expect(refusedByBackend(error)).toBe(expected);
   });
 });
 

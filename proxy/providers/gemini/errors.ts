@@ -36,7 +36,7 @@ function factsFor(status: number, error: GeminiErrorBody): Facts {
     case 'NOT_FOUND':
       return { status: 404, retryable: false, reason: 'not_found', type: 'invalid_request_error', code: 'model_not_found' };
     case 'FAILED_PRECONDITION':
-      return { status: 400, retryable: false, reason: 'invalid_request', type: 'invalid_request_error', code: 'upstream_precondition_failed' };
+      return { status: 400, retryable: false, reason: 'precondition_failed', type: 'invalid_request_error', code: 'upstream_precondition_failed' };
     case 'INVALID_ARGUMENT':
       return { status: 400, retryable: false, reason: 'invalid_request', type: 'invalid_request_error', code: 'invalid_request' };
   }
