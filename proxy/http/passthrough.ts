@@ -14,7 +14,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing
 import { requestDeadlineMs } from '../routing/dispatch.ts';
 import { armConnectTimeout } from '../upstream/pools.ts';
 import { readJsonBody } from './body.ts';
-import { relayResponse } from './relay-response.ts';
+import { relayResponse, type RelayFailure } from './relay-response.ts';
 import { refusedAsOverloaded, type HandlerContext } from './chat.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { requestIdFrom } from './request-id.ts';
@@ -31,8 +31,10 @@ export function passthroughHandler(ctx: HandlerContext) {
   const keys = new WeakMap<IncomingMessage, string | undefined>();
   /** Connect timeout of each forwarded request (its backend's), applied when its socket connects. */
   const connectTimeouts = new WeakMap<IncomingMessage, number>();
-  /** Forwarded requests whose upstream body broke off mid-answer. */
-  const broken = new WeakSet<IncomingMessage>();
+  /** Backend name of each forwarded request, for the errors that name it. */
+  const backendNames = new WeakMap<IncomingMessage, string>();
+  /** Forwarded requests whose answer did not reach the client whole (a body that broke off, a redirect). */
+  const failures = new WeakMap<IncomingMessage, RelayFailure>();
   // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
   // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
   let proxyServer: Promise<Server> | undefined;
@@ -43,7 +45,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
       armConnectTimeout(proxyReq, connectTimeouts.get(req) ?? DEFAULT_CONNECT_TIMEOUT_MS);
     });
-    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), () => broken.add(req)));
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), backendNames.get(req) ?? 'backend', (failure) => failures.set(req, failure)));
     return proxy;
   }));
 
@@ -83,6 +85,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       const backendTarget = targetOf(backend);
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
       keys.set(req, backendTarget.apiKey);
+      backendNames.set(req, backend.config.name);
       connectTimeouts.set(req, backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
@@ -120,7 +123,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       });
       await finished;
       clearTimeout(totalTimer);
-      if (broken.has(req)) errorCode ??= 'upstream_stream_error';
+      errorCode ??= failures.get(req);
       attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed' });
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
@@ -137,6 +140,7 @@ function attemptOutcome(errorCode: string | undefined): AttemptOutcome {
   if (errorCode === undefined) return 'aborted';
   if (errorCode === 'upstream_timeout') return 'timeout';
   if (errorCode === 'upstream_stream_error') return 'stream_error';
+  if (errorCode === 'upstream_redirect') return 'http_error';
   return 'connect_error';
 }
 

@@ -1,21 +1,33 @@
 // The answer of a forwarded (pass-through) request, relayed to the client. A success goes out byte for
 // byte, streamed; an error answer is rebuilt from what it says, like every other upstream error: its
 // text sanitized and the backend's own key removed, since providers echo keys and signed URLs in error
-// messages (reliability bar B31), and a forwarded body is otherwise copied untouched.
+// messages (reliability bar B31), and a forwarded body is otherwise copied untouched. A redirect is
+// never relayed: the client's SDK would follow its Location with the request body, to a host that is
+// not in the config (reliability bar B12).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { classifyOpenAIStyleError, redactSecretInError } from '../providers/openai-errors.ts';
 import { readText } from '../upstream/pools.ts';
+import { ProxyError, sendError } from './errors.ts';
+
+/** Why a relayed answer is not the upstream's whole answer: its body broke off, or it was a redirect (502). */
+export type RelayFailure = 'upstream_stream_error' | 'upstream_redirect';
 
 /** Headers about one connection, not the message (RFC 9110 7.6.1): never copied from hop to hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** `onUpstreamBroken`: told when the upstream's body broke off before its end (the client's answer was cut). */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, onUpstreamBroken?: () => void): void {
+/** `onFailure`: told when the client did not get the upstream's answer whole (see RelayFailure). */
+export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, onFailure?: (failure: RelayFailure) => void): void {
   const status = upstream.statusCode ?? 502;
+  if (status >= 300 && status < 400) {
+    upstream.destroy();
+    onFailure?.('upstream_redirect');
+    const error = new ProxyError(502, 'upstream_redirect', `backend ${backendName} answered with a redirect, which is never followed`, { type: 'upstream_error' });
+    return sendError(res, 502, error.toBody());
+  }
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-  if (status < 400) {
+  if (status < 300) {
     res.writeHead(status, headers);
     // pipeline, not pipe: an upstream that dies mid-body must end the client's answer too (cut, as its
     // head is gone: a truncated body must not look complete), where pipe() left the client waiting
@@ -27,7 +39,7 @@ export function relayResponse(upstream: IncomingMessage, res: ServerResponse, ap
       if (!res.writableFinished) cause ??= 'client';
     });
     pipeline(upstream, res, (err) => {
-      if (err && cause === 'upstream') onUpstreamBroken?.();
+      if (err && cause === 'upstream') onFailure?.('upstream_stream_error');
     });
     return;
   }

@@ -145,6 +145,29 @@ describe('pass-through: upstreams that break, stall or never connect', () => {
     await waitFor(() => proxy.proxy.inFlight() === 0); // not held forever (max-in-flight, drain)
   });
 
+  test('a redirect is never relayed: the SDK gets 502 and nothing reaches the Location', async () => {
+    const trap: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      trap.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.end('{}');
+    }).listen(0, '127.0.0.1');
+    await once(elsewhere, 'listening');
+    try {
+      behaviour = (_req, res) => {
+        res.writeHead(307, { location: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/exfil`, 'content-length': '0' });
+        res.end();
+      };
+      const error = (await proxy.client.moderations.create({ model: 'speech', input: 'confidential text' }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(error.status).toBe(502);
+      expect(error.code).toBe('upstream_redirect');
+      expect(error.headers?.get('location')).toBeNull();
+      expect(trap).toEqual([]);
+    } finally {
+      elsewhere.close();
+    }
+  });
+
   test('an upstream that trickles bytes past the total timeout is cut, upstream call included', async () => {
     upstreamClosed = 0;
     behaviour = (_req, res) => {
