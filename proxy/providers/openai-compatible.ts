@@ -16,6 +16,8 @@ export interface OpenAICompatibleSpec<Options> {
   url?(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
   /** Auth headers for the key (none when the key is undefined); default `Authorization: Bearer`. */
   auth?(apiKey: string | undefined): Record<string, string>;
+  /** Other headers every request to this backend carries, from its options (OpenAI's project...). */
+  headers?(target: BackendTarget<Options>): Record<string, string>;
   /** Last adjustments of the outgoing body (e.g. Mistral's tool-call id format). */
   adjustRequest?(body: Record<string, unknown>): void;
   /** Whether the upstream accepts `stream_options.include_usage` (most do). */
@@ -49,6 +51,7 @@ function withoutReasoningContent(messages: ChatMessage[], keep: (message: ChatMe
 export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): ProviderAdapter<Options> {
   const url = spec.url ?? ((target, endpoint) => `${target.baseURL}/${endpoint}`);
   const auth = spec.auth ?? bearer;
+  const backendHeaders = (target: BackendTarget<Options>): Record<string, string> => (spec.headers ? { ...spec.headers(target), ...auth(target.apiKey) } : auth(target.apiKey));
   return {
     name: spec.name,
     telemetryName: spec.telemetryName,
@@ -67,7 +70,7 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
       return {
         method: 'POST',
         url: url(target, 'chat/completions'),
-        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...auth(target.apiKey) },
+        headers: { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json', ...backendHeaders(target) },
         body: JSON.stringify(body),
       };
     },
@@ -84,7 +87,7 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
       return {
         method: 'POST',
         url: url(target, 'embeddings'),
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...auth(target.apiKey) },
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...backendHeaders(target) },
         body: JSON.stringify(withModel(target, request)),
       };
     },
@@ -100,7 +103,7 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
             return {
               method: 'POST',
               url: `${target.baseURL}/${path}`,
-              headers: { 'content-type': 'application/json', ...auth(target.apiKey) },
+              headers: { 'content-type': 'application/json', ...backendHeaders(target) },
               body: JSON.stringify({ ...body, model: target.config.model }),
             };
           },

@@ -12,7 +12,13 @@ export const openaiAdapter = openAICompatible({
   name: 'openai',
   telemetryName: 'openai',
   defaultBaseURL: 'https://api.openai.com/v1',
-  optionsSchema: z.strictObject({ organization: z.optional(z.string()), project: z.optional(z.string()) }),
+  optionsSchema: z.strictObject({ organization: z.optional(z.string().check(z.minLength(1))), project: z.optional(z.string().check(z.minLength(1))) }),
+  // As the official SDKs send them. The project decides OpenAI's data controls (retention, residency):
+  // a request without it is served under the key's default project.
+  headers: (t): Record<string, string> => ({
+    ...(t.options.organization ? { 'openai-organization': t.options.organization } : {}),
+    ...(t.options.project ? { 'openai-project': t.options.project } : {}),
+  }),
 });
 
 export const azureOptionsSchema = z.strictObject({

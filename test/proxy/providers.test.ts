@@ -40,6 +40,19 @@ describe('OpenAI-family provider quirks', () => {
     expect(fake.requests[0]!.headers.authorization).toBeUndefined();
   });
 
+  test('openai sends the organization and project of its options (the project decides data controls), on every endpoint', async () => {
+    const client = await via({ provider: 'openai', baseURL: `${fake.url}/v1`, credentials: { kind: 'env', name: 'OA_KEY' }, options: { organization: 'org-shop', project: 'proj_zdr' } }, { env: { OA_KEY: 'sk-oa' } });
+    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await client.embeddings.create({ model: 'chat', input: 'hi' });
+    await client.moderations.create({ model: 'chat', input: 'hi' });
+    expect(fake.requests).toHaveLength(3);
+    for (const request of fake.requests) {
+      expect(request.headers['openai-organization']).toBe('org-shop');
+      expect(request.headers['openai-project']).toBe('proj_zdr');
+      expect(request.headers.authorization).toBe('Bearer sk-oa');
+    }
+  });
+
   test('mistral gets 9-character alphanumeric tool-call ids, consistent between the call and its result', async () => {
     const client = await via({ provider: 'mistral', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
     await client.chat.completions.create({ model: 'chat', messages: toolTurn });
