@@ -90,6 +90,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
         sendError(res, result.status, result.body, result.retryAfterMs);
       } else if (result.kind === 'json') {
         sendJson(res, operation, request, result);
+        await flushedOrCut(res, ctx.writeStallMs ?? DEFAULT_WRITE_STALL_MS);
       } else {
         await pumpStream(res, result, client.signal, ctx.writeStallMs ?? DEFAULT_WRITE_STALL_MS);
       }
@@ -150,6 +151,31 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
   if (end.costUsd !== undefined) headers['x-llmroute-cost-usd'] = end.costUsd.toFixed(8);
   res.writeHead(200, headers);
   res.end(text);
+}
+
+/**
+ * Resolves once a whole answer written with res.end() has left (or the connection closed). A client
+ * that stops reading would otherwise pin the answer (up to the response cap, 64 MiB) and its
+ * connection forever: while the answer waits, the request stays in flight, and once no byte of it has
+ * gone out for `stallMs` the connection is destroyed (reliability bar B29, as for streams).
+ */
+function flushedOrCut(res: ServerResponse, stallMs: number): Promise<void> | undefined {
+  // Nothing left in the buffers: the answer is with the OS (the usual case; 'finish' comes a tick later).
+  if (res.writableFinished || res.destroyed || res.writableLength === 0) return undefined;
+  return new Promise<void>((resolve) => {
+    let waiting = res.writableLength;
+    const check = setInterval(() => {
+      const now = res.writableLength;
+      if (now >= waiting) res.destroy();
+      waiting = now;
+    }, stallMs);
+    const done = () => {
+      clearInterval(check);
+      resolve();
+    };
+    res.once('finish', done);
+    res.once('close', done);
+  });
 }
 
 /** Writes each translated event as it arrives; waits for the socket to drain (bounded memory). */

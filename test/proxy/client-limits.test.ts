@@ -79,6 +79,23 @@ describe('client limits', () => {
     await closed;
   }, 30_000);
 
+  test('a whole answer its client does not read stays in flight, and is cut after the write-stall limit', async () => {
+    fake = await startOpenAIFake();
+    // 8 MiB: far more than the loopback socket buffers hold.
+    fake.setDefault({ body: { object: 'list', model: 'm', data: [{ object: 'embedding', index: 0, embedding: [0.1], pad: 'x'.repeat(8 * 1024 * 1024) }], usage: { prompt_tokens: 1, total_tokens: 1 } } });
+    s = await startWith([route(fake)], { limits: { writeStallMs: 300 } });
+    const socket = await rawClient(s.proxy.llmUrl);
+    const body = JSON.stringify({ model: 'chat', input: 'hi' });
+    socket.write(`POST /v1/embeddings HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.pause(); // never read
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await waitFor(() => fake.requests.length === 1);
+    await waitFor(() => s.proxy.inFlight() === 1); // counted while its answer waits (max-in-flight, drains)
+    await waitFor(() => s.proxy.inFlight() === 0, 10_000);
+    socket.resume();
+    await closed; // the proxy closed the connection: the answer is no longer held
+  }, 30_000);
+
   test('a body that trickles in past the request timeout gets 408 and no upstream call', async () => {
     fake = await startOpenAIFake();
     s = await startWith([route(fake)], { limits: { requestTimeoutMs: 400, timeoutCheckMs: 100 } });
