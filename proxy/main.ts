@@ -70,6 +70,10 @@ export function waitForSignal(proxy: RunningProxy, extra: () => void = () => und
 
 export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: serveOptions, strict: true });
+  // Required: a sidecar whose args lost their --config must not come up healthy answering with the
+  // demo's echo model. The embedded default is `llmroute demo`'s.
+  const configPath = values.config;
+  if (!configPath) throw Object.assign(new Error('--config FILE is required (the compiled config); `llmroute demo` serves the embedded default'), { code: 'ERR_PARSE_ARGS_MISSING_OPTION' });
   const drain = drainOptions(values);
   const limits = { maxInFlight: maxInFlight(values['max-in-flight']) };
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
@@ -87,7 +91,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const proxy = await startProxy({
     telemetry,
     metrics: (accept?: string) => metrics.render(accept), // the scraper's Accept header picks the format
-    ...(values.config ? { configPath: values.config } : { configText: DEFAULT_CONFIG_TEXT }),
+    configPath,
     host: values.host,
     port: port(values.port, 'port'),
     adminPort: port(values['admin-port'], 'admin-port'),
@@ -97,7 +101,6 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     limits,
   });
   metrics.observeBreakers(() => proxy.breakerStates());
-  if (!values.config) logger.info({}, 'no --config given: serving the embedded default (model "demo", offline echo provider)');
   const code = await waitForSignal(proxy, undefined, drain);
   await tracing.shutdown().catch(() => undefined); // flushes what is queued; an unreachable collector is not an error at exit
   return code;

@@ -6,9 +6,10 @@
 // measurements), and loading it costs a sidecar that only relays completions ~2 MB resident.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { ProxyError, sendError } from './errors.ts';
+import { modelNotFound, ProxyError, sendError } from './errors.ts';
 import { llmHandler, type HandlerContext } from './chat.ts';
 import { passthroughHandler } from './passthrough.ts';
+import { requestIdFrom } from './request-id.ts';
 import type { ConfigStore } from '../runtime/config-store.ts';
 
 export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
@@ -17,12 +18,27 @@ export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   app.set('env', 'production'); // NODE_ENV is the application's business: never stack traces in answers
   app.disable('x-powered-by');
   app.disable('etag');
+  // Every answer carries an x-request-id (the handlers below that log one set their own).
+  app.use((req, res, next) => {
+    res.setHeader('x-request-id', requestIdFrom(req.headers['x-request-id']));
+    next();
+  });
   app.post('/v1/chat/completions', llmHandler('chat', ctx));
   app.post('/v1/embeddings', llmHandler('embeddings', ctx));
   app.get('/v1/models', (_req, res) => {
     const runtime = ctx.runtime();
     const created = 0;
     res.json({ object: 'list', data: (runtime?.models ?? []).map((id) => ({ id, object: 'model', created, owned_by: 'llmroute' })) });
+  });
+  // models.retrieve: served models only (some frameworks check a model exists before using it).
+  app.get('/v1/models/:model', (req, res) => {
+    const runtime = ctx.runtime();
+    const model = req.params.model;
+    if (!runtime?.routeFor(model)) {
+      const error = modelNotFound(model, runtime?.models ?? []);
+      return sendError(res, error.status, error.toBody());
+    }
+    res.json({ id: model, object: 'model', created: 0, owned_by: 'llmroute' });
   });
   app.post('/v1/{*endpoint}', passthroughHandler(ctx));
   app.use((req, res) => {

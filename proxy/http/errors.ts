@@ -26,14 +26,24 @@ export function modelNotFound(model: string, served: readonly string[]): ProxyEr
   return new ProxyError(404, 'model_not_found', `model ${JSON.stringify(model).slice(0, 200)} is not served here; models served: ${served.join(', ') || '(none)'}`, { param: 'model', type: 'invalid_request_error' });
 }
 
-/** Writes an error response. `x-should-retry: false`: the proxy has already retried and failed over. */
+/**
+ * Refusals of the sidecar itself, before any upstream attempt: the client's SDK should retry them
+ * (after Retry-After when given), as nothing has been retried for it.
+ */
+const RETRY_ADVISED = new Set(['overloaded', 'config_not_loaded', 'proxy_shutting_down']);
+
+/**
+ * Writes an error response. `x-should-retry: false` (the official SDKs obey it over their own rules):
+ * the proxy has already retried and failed over; `true` for the sidecar's own transient refusals.
+ */
 export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-should-retry': 'false' };
+  const shouldRetry = body.error.code !== null && RETRY_ADVISED.has(body.error.code);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-should-retry': shouldRetry ? 'true' : 'false' };
   // The rest of an oversized upload is not worth reading: the connection closes after this answer.
   // Otherwise Node reads and discards the whole body to reuse the connection, however long it runs.
   if (status === 413) headers.connection = 'close';

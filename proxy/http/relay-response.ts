@@ -27,6 +27,11 @@ export function relayResponse(upstream: IncomingMessage, res: ServerResponse, ap
   }
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  // The client's x-request-id (set by the handler) stays; the provider's own id is kept under another name.
+  if (headers['x-request-id'] !== undefined) {
+    headers['x-llmroute-upstream-request-id'] = headers['x-request-id'];
+    delete headers['x-request-id'];
+  }
   if (status < 300) {
     res.writeHead(status, headers);
     // pipeline, not pipe: an upstream that dies mid-body must end the client's answer too (cut, as its

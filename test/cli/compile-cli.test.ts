@@ -79,4 +79,10 @@ describe('llmroute compile and validate', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('at least one -f FILE is required');
   });
+
+  test('proxy without --config is a usage error, never a sidecar answering with the demo echo model', async () => {
+    const result = await llmroute('proxy', '--port', '0', '--admin-port', '0');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--config FILE is required');
+  });
 });

@@ -3,9 +3,13 @@
 // process stops.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { waitFor } from '#test/proxy/harness.ts';
 import { freePort } from '#test/free-port.ts';
+import { DEFAULT_CONFIG_TEXT } from '#proxy/default-config.ts';
 
 const bin = new URL('../../bin/llmroute.js', import.meta.url).pathname;
 
@@ -28,7 +32,9 @@ describe('request log lines on stdout', () => {
     // The embedded default config (offline echo provider), at the default log level.
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.LLMROUTE_LOG_LEVEL;
-    child = spawn(process.execPath, [bin, 'proxy', '--port', String(llmPort), '--admin-port', String(adminPort)], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const config = join(await mkdtemp(join(tmpdir(), 'llmroute-log-')), 'config.yaml');
+    await writeFile(config, DEFAULT_CONFIG_TEXT);
+    child = spawn(process.execPath, [bin, 'proxy', '--config', config, '--port', String(llmPort), '--admin-port', String(adminPort)], { stdio: ['ignore', 'pipe', 'pipe'], env });
     child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     const deadline = Date.now() + 20_000;

@@ -163,9 +163,21 @@ describe('chat completions through the proxy with the official openai SDK', () =
     }
   });
 
-  test('models lists the route model names', async () => {
-    const models = await started.client.models.list();
+  test('models lists the route model names; retrieve answers for a served one and 404s for another', async () => {
+    const { data: models, response } = await started.client.models.list().withResponse();
     expect(models.data.map((m) => m.id)).toEqual(['chat', 'gpt-4o']);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const model = await started.client.models.retrieve('gpt-4o');
+    expect(model).toMatchObject({ id: 'gpt-4o', object: 'model', owned_by: 'llmroute' });
+    const missing = (await started.client.models.retrieve('gpt-9').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(missing.status).toBe(404);
+    expect(missing.code).toBe('model_not_found');
+  });
+
+  test('an unknown path is a 404 with the caller\'s x-request-id', async () => {
+    const res = await fetch(`${started.proxy.llmUrl}/v1/nothing-here`, { headers: { 'x-request-id': 'trace-me-42' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toBe('trace-me-42');
   });
 
   test('embeddings are routed like chat', async () => {

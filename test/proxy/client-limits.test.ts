@@ -53,12 +53,24 @@ describe('client limits', () => {
     const response = await fetch(`${s.proxy.llmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'one too many' }] }) });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
+    expect(response.headers.get('x-should-retry')).toBe('true'); // nothing was retried for it: the SDK should
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('overloaded');
     expect(fake.requests).toHaveLength(2);
 
     await Promise.all(slow); // the two admitted requests are served as usual
     const after = await s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'room again' }] });
     expect(after.choices[0]!.message.content).toBeTruthy();
+  });
+
+  test('the openai SDK retries an overloaded refusal after its Retry-After and gets its answer', async () => {
+    fake = await startOpenAIFake({ delayHeadersMs: 500 });
+    s = await startWith([route(fake)], { limits: { maxInFlight: 1 } });
+    const first = s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'first' }] });
+    await waitFor(() => fake.requests.length === 1);
+    const second = await s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'second' }] }, { maxRetries: 2 }).withResponse();
+    expect(second.data.choices[0]!.message.content).toBeTruthy();
+    expect(fake.requests).toHaveLength(2);
+    await first;
   });
 
   test('a stream whose client stops reading is cut after the write-stall limit, and so is its upstream call', async () => {

@@ -145,6 +145,17 @@ describe('pass-through: upstreams that break, stall or never connect', () => {
     await waitFor(() => proxy.proxy.inFlight() === 0); // not held forever (max-in-flight, drain)
   });
 
+  test("the answer keeps the caller's x-request-id; the provider's own id comes as x-llmroute-upstream-request-id", async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_provider123' });
+      res.end('{"id":"modr-1","model":"m","results":[]}');
+    };
+    const res = await fetch(`${proxy.proxy.llmUrl}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'mine-42' }, body: JSON.stringify({ model: 'speech', input: 'x' }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('mine-42');
+    expect(res.headers.get('x-llmroute-upstream-request-id')).toBe('req_provider123');
+  });
+
   test('a redirect is never relayed: the SDK gets 502 and nothing reaches the Location', async () => {
     const trap: string[] = [];
     const elsewhere = createServer((req, res) => {
