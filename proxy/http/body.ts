@@ -50,7 +50,13 @@ const FORBIDDEN_FIELDS = new Set([
  * (GHSA-4gph-2hhr-5mwg; reliability bar B8).
  */
 const ROUTED_FIELDS = new Set(['model', 'messages', 'input', 'store', 'stream', 'stream_options', 'previous_response_id', 'conversation', 'tools', 'tool_choice']);
-const HAS_UPPER_CASE = /[A-Z]/;
+/** Routed fields are `[a-z_]`: a key with anything else may be another spelling of one. */
+const NOT_PLAIN = /[^a-z_]/;
+/**
+ * A key as a case-insensitive decoder may read it. Upper-casing first also folds the two non-ASCII
+ * letters Go's EqualFold matches to ASCII ones: `ſ` (U+017F) is `s`, the Kelvin sign `K` is `k`.
+ */
+const caseFolded = (key: string): string => key.toUpperCase().toLowerCase();
 
 /** Checks what JSON.parse accepts but the proxy must not forward: too deep, host/credential fields, lone surrogates. */
 function checkParsedBody(text: string, body: unknown): void {
@@ -62,11 +68,11 @@ function checkParsedBody(text: string, body: unknown): void {
   }
   if (!Array.isArray(body)) {
     for (const key in body) {
-      if (mayBeForbidden(key) && FORBIDDEN_FIELDS.has(key.toLowerCase().replace(/[-_]/g, ''))) {
+      if (mayBeForbidden(key) && FORBIDDEN_FIELDS.has(caseFolded(key).replace(/[-_]/g, ''))) {
         throw new ProxyError(400, 'unsupported_field', `${key.slice(0, 64)} is not accepted: upstream hosts and credentials come only from the proxy's configuration`, { param: key.slice(0, 64) });
       }
-      if (HAS_UPPER_CASE.test(key) && ROUTED_FIELDS.has(key.toLowerCase())) {
-        throw new ProxyError(400, 'invalid_request', `${key.slice(0, 64)} is ${key.toLowerCase()} in another case: an upstream that decodes JSON case-insensitively could read it instead of the value the proxy routed and checked`, { param: key.slice(0, 64) });
+      if (NOT_PLAIN.test(key) && ROUTED_FIELDS.has(caseFolded(key))) {
+        throw new ProxyError(400, 'invalid_request', `${key.slice(0, 64)} is ${caseFolded(key)} in another case: an upstream that decodes JSON case-insensitively could read it instead of the value the proxy routed and checked`, { param: key.slice(0, 64) });
       }
     }
   }

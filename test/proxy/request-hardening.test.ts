@@ -98,6 +98,9 @@ describe('fields that name a host or a credential (B6/B10)', () => {
   test.each([
     ['/v1/embeddings', { model: 'chat', input: 'a', base_url: 'http://evil.example' }, 'base_url'],
     ['/v1/moderations', { model: 'chat', input: 'a', api_base: 'http://evil.example' }, 'api_base'],
+    // Letters a case-insensitive decoder folds to ASCII: the Kelvin sign (k), the long s.
+    ['/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }], 'api_\u212Aey': 'sk-mine' }, 'api_\u212Aey'],
+    ['/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }], aws_\u017fecret_access_key: 'x' }, 'aws_\u017fecret_access_key'],
   ])('the same on %s', async (path, body, field) => {
     const { status, json } = await post(path, JSON.stringify(body));
     expect(status).toBe(400);
@@ -152,6 +155,8 @@ describe('case variants of routed fields (B8)', () => {
     ['Model next to model', '{"model":"chat","Model":"gpt-4o-denied","messages":[{"role":"user","content":"hi"}]}', 'Model'],
     ['STORE', '{"model":"chat","STORE":true,"messages":[{"role":"user","content":"hi"}]}', 'STORE'],
     ['Messages', '{"model":"chat","messages":[{"role":"user","content":"hi"}],"Messages":[{"role":"system","content":"x"}]}', 'Messages'],
+    // Go's EqualFold matches these two non-ASCII letters to ASCII ones: U+017F is s, U+212A (Kelvin) is k.
+    ['\u017ftore (long s)', '{"model":"chat","store":false,"\u017ftore":true,"messages":[{"role":"user","content":"hi"}]}', '\u017ftore'],
   ])('%s: 400, nothing goes upstream (a case-insensitive decoder could read it instead)', async (_name, body, param) => {
     const { status, json } = await post('/v1/chat/completions', body);
     expect(status).toBe(400);
