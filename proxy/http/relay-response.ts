@@ -10,14 +10,18 @@ import { classifyOpenAIStyleError, redactSecretInError } from '../providers/open
 import { readText } from '../upstream/pools.ts';
 import { ProxyError, sendError } from './errors.ts';
 
-/** Why a relayed answer is not the upstream's whole answer: its body broke off, or it was a redirect (502). */
-export type RelayFailure = 'upstream_stream_error' | 'upstream_redirect';
+/** Why a relayed answer is not the upstream's whole answer: its body broke off or went silent, or it was a redirect (502). */
+export type RelayFailure = 'upstream_stream_error' | 'upstream_timeout' | 'upstream_redirect';
 
 /** Headers about one connection, not the message (RFC 9110 7.6.1): never copied from hop to hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** `onFailure`: told when the client did not get the upstream's answer whole (see RelayFailure). */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, onFailure?: (failure: RelayFailure) => void): void {
+/**
+ * `idleMs`: the longest silence of the upstream once its answer has started (a stalled stream is cut;
+ * a client reading slowly is not the upstream's silence). `onFailure`: told when the client did not
+ * get the upstream's answer whole (see RelayFailure).
+ */
+export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, idleMs: number, onFailure?: (failure: RelayFailure) => void): void {
   const status = upstream.statusCode ?? 502;
   if (status >= 300 && status < 400) {
     upstream.destroy();
@@ -37,14 +41,22 @@ export function relayResponse(upstream: IncomingMessage, res: ServerResponse, ap
     // pipeline, not pipe: an upstream that dies mid-body must end the client's answer too (cut, as its
     // head is gone: a truncated body must not look complete), where pipe() left the client waiting
     // forever; a client that leaves destroys the upstream body. Whichever side closed first is the cause.
-    let cause: 'upstream' | 'client' | undefined;
+    let cause: 'upstream' | 'idle' | 'client' | undefined;
     upstream.once('aborted', () => (cause ??= 'upstream'));
     upstream.once('error', () => (cause ??= 'upstream'));
     res.once('close', () => {
       if (!res.writableFinished) cause ??= 'client';
     });
+    const idle = setTimeout(function silent() {
+      if (res.writableNeedDrain) return void idle.refresh(); // the client's slowness, not the upstream's
+      cause ??= 'idle';
+      upstream.destroy();
+    }, idleMs);
+    upstream.on('data', () => idle.refresh());
     pipeline(upstream, res, (err) => {
+      clearTimeout(idle);
       if (err && cause === 'upstream') onFailure?.('upstream_stream_error');
+      if (err && cause === 'idle') onFailure?.('upstream_timeout');
     });
     return;
   }

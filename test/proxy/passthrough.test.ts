@@ -191,6 +191,26 @@ describe('pass-through: upstreams that break, stall or never connect', () => {
     await waitFor(() => upstreamClosed === 1);
   });
 
+  test('an answer that goes silent mid-body is cut after the idle timeout, upstream call included', async () => {
+    const idle = await startWith([{ name: 'shop/idle', models: ['idle'], backends: [backend('raw', upstreamURL, { timeouts: { idleMs: 300, totalMs: 20_000 } })] }]);
+    try {
+      upstreamClosed = 0;
+      behaviour = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"type":"response.created"}\n\n'); // then nothing, connection kept open
+      };
+      const started = Date.now();
+      const res = await fetch(`${idle.proxy.llmUrl}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'idle', input: 'hi', stream: true }) });
+      expect(res.status).toBe(200);
+      expect(await bodyOutcome(res)).toBe('cut');
+      expect(Date.now() - started).toBeLessThan(2900); // not the 20 s total (bodyOutcome says 'hung' at 3 s)
+      await waitFor(() => upstreamClosed === 1);
+      await waitFor(() => idle.proxy.inFlight() === 0);
+    } finally {
+      await idle.close();
+    }
+  });
+
   test('the connect timeout covers the TLS handshake of a forwarded request', async () => {
     const silent = createNetServer((socket) => socket.on('error', () => undefined)).listen(0, '127.0.0.1');
     await once(silent, 'listening');
