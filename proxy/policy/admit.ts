@@ -7,14 +7,35 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'DeniedB
 
 type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'> & { options?: Readonly<Record<string, unknown>> | undefined };
 
+/** Where a backend really processes data, when its config says more than its declared `region`. */
+export interface ProcessingRegion {
+  /** What allowedRegions is matched against; undefined when the config cannot tell (denied under allowedRegions). */
+  region: string | undefined;
+  /** Why it differs from the declared region, for the status message. */
+  why: string;
+}
+
 /**
- * Where the config itself says data is processed globally, whatever `region` declares (reliability bar
- * B15): Vertex AI's `global` location serves from any region. Such a backend passes `allowedRegions`
- * only when the policy lists `global`.
+ * The processing region the backend's own settings imply, whatever `region` declares (reliability bar
+ * B15); undefined when `region` is the whole truth. Vertex AI processes where its `location` says (the
+ * `global` location anywhere, `us`/`eu` across a multi-region). An Azure OpenAI deployment's type
+ * decides: Standard in its region, Data Zone anywhere in its zone, Global anywhere; as Azure's portal
+ * now creates Global ones by default, an undeclared type cannot be trusted to stay in `region`.
  */
-export function globalProcessing(backend: BackendFacts): string | undefined {
-  const vertex = backend.options?.vertex as { location?: unknown } | undefined;
-  if (backend.provider === 'gemini' && vertex?.location === 'global') return 'Vertex AI location global processes data in any region';
+export function processingRegion(backend: BackendFacts): ProcessingRegion | undefined {
+  if (backend.provider === 'gemini') {
+    const location = (backend.options?.vertex as { location?: unknown } | undefined)?.location;
+    if (typeof location !== 'string' || location === backend.region) return undefined;
+    return { region: location, why: location === 'global' ? 'Vertex AI location global processes data in any region' : `Vertex AI location ${location} is where data is processed` };
+  }
+  if (backend.provider === 'azure-openai') {
+    const type = backend.options?.deploymentType;
+    if (type === 'standard') return undefined;
+    if (type === 'global') return { region: 'global', why: 'an Azure Global deployment processes data in any Azure region' };
+    const zone = backend.options?.dataZone;
+    if (type === 'dataZone') return { region: typeof zone === 'string' ? zone : undefined, why: `an Azure Data Zone deployment processes data anywhere in its data zone${typeof zone === 'string' ? ` (${zone})` : ''}` };
+    return { region: undefined, why: 'an Azure OpenAI deployment may be Global or Data Zone (processed outside its region): options.deploymentType is not declared' };
+  }
   return undefined;
 }
 
@@ -27,12 +48,15 @@ export function modelDenied(model: string, deniedModels: readonly string[]): str
 /** Every rule the backend breaks, so a status can name all of them at once. */
 export function policyViolations(backend: BackendFacts, policy: PolicyConfig): string[] {
   const violations: string[] = [];
-  const global = globalProcessing(backend);
-  if (policy.allowedRegions && global !== undefined && !policy.allowedRegions.includes('global')) {
-    violations.push(`${global}, and allowedRegions ${list(policy.allowedRegions)} does not list global`);
-  } else if (policy.allowedRegions && global === undefined) {
-    if (backend.region === undefined) violations.push(`region is not declared and allowedRegions is ${list(policy.allowedRegions)}`);
-    else if (!policy.allowedRegions.includes(backend.region)) violations.push(`region ${backend.region} not in allowedRegions ${list(policy.allowedRegions)}`);
+  if (policy.allowedRegions) {
+    const processing = processingRegion(backend);
+    const allowed = list(policy.allowedRegions);
+    if (processing === undefined) {
+      if (backend.region === undefined) violations.push(`region is not declared and allowedRegions is ${allowed}`);
+      else if (!policy.allowedRegions.includes(backend.region)) violations.push(`region ${backend.region} not in allowedRegions ${allowed}`);
+    } else if (processing.region === undefined || !policy.allowedRegions.includes(processing.region)) {
+      violations.push(`${processing.why}${processing.region !== undefined ? `, and allowedRegions ${allowed} does not list ${processing.region}` : `; allowedRegions is ${allowed}`}`);
+    }
   }
   if (policy.allowedProviders && !policy.allowedProviders.includes(backend.provider)) {
     violations.push(`provider ${backend.provider} not in allowedProviders ${list(policy.allowedProviders)}`);

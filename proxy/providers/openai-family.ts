@@ -26,7 +26,18 @@ export const azureOptionsSchema = z.strictObject({
   apiVersion: z._default(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21')), '2024-10-21'),
   /** Deployment name; defaults to the backend's model. */
   deployment: z.optional(z.string().check(z.minLength(1))),
-});
+  /**
+   * Where the deployment processes data (policy matches on it): `standard` in its region, `dataZone`
+   * anywhere in `dataZone` (eu, us), `global` anywhere. Unset: unknown, denied by a region policy.
+   */
+  deploymentType: z.optional(z.enum(['standard', 'dataZone', 'global'])),
+  dataZone: z.optional(z.enum(['eu', 'us'])),
+}).check(
+  z.refine((o) => (o.deploymentType === 'dataZone') === (o.dataZone !== undefined), {
+    message: 'dataZone (eu or us) is set exactly when deploymentType is dataZone',
+    path: ['dataZone'],
+  }),
+);
 
 export const azureOpenAIAdapter = openAICompatible({
   name: 'azure-openai',

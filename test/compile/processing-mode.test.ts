@@ -38,3 +38,42 @@ describe('global processing mode', () => {
     }
   });
 });
+
+describe('Vertex AI multi-regions and locations', () => {
+  test('location eu declared as europe-west4 is judged as eu (the multi-region), not the declared region', () => {
+    const result = compile([{ ...route, spec: { models: ['chat'], backends: [vertex('eu')] } }], [policy(['europe-west4'])]);
+    expect(result.config.routes).toHaveLength(0);
+    expect(result.routes[0]!.backends[0]!.message).toContain('Vertex AI location eu is where data is processed, and allowedRegions [europe-west4] does not list eu');
+    expect(compile([{ ...route, spec: { models: ['chat'], backends: [vertex('eu')] } }], [policy(['eu'])]).config.routes[0]!.backends).toHaveLength(1);
+  });
+});
+
+describe('Azure OpenAI deployment types', () => {
+  const azure = (name: string, options: Record<string, unknown>) => ({
+    name, provider: 'azure-openai', model: 'gpt-4o', region: 'swedencentral', baseURL: 'https://shop.openai.azure.com', credentials: { env: 'AZ_KEY' }, options,
+  });
+  const routeOf = (...backends: unknown[]) => ({ ...route, spec: { models: ['chat'], backends } });
+  const admitted = (allowedRegions: string[], ...backends: unknown[]) => compile([routeOf(...backends)], [policy(allowedRegions)]).config.routes[0]?.backends.map((b) => b.name) ?? [];
+
+  test('under a region policy: standard is judged by its region, dataZone by its zone, global only where global is listed', () => {
+    const backends = [azure('standard', { deploymentType: 'standard' }), azure('eu-zone', { deploymentType: 'dataZone', dataZone: 'eu' }), azure('global', { deploymentType: 'global' })];
+    expect(admitted(['swedencentral'], ...backends)).toEqual(['standard']);
+    expect(admitted(['swedencentral', 'eu'], ...backends)).toEqual(['standard', 'eu-zone']);
+    expect(admitted(['swedencentral', 'eu', 'global'], ...backends)).toEqual(['standard', 'eu-zone', 'global']);
+  });
+
+  test('an undeclared deployment type is denied under a region policy (it may be Global), and admitted without one', () => {
+    const result = compile([routeOf(azure('unknown', {}))], [policy(['swedencentral'])]);
+    expect(result.config.routes).toHaveLength(0);
+    expect(result.routes[0]!.backends[0]!.message).toContain('options.deploymentType is not declared');
+    expect(compile([routeOf(azure('unknown', {}))], []).config.routes[0]!.backends).toHaveLength(1);
+  });
+
+  test('dataZone goes with deploymentType dataZone, and only with it', () => {
+    for (const options of [{ deploymentType: 'dataZone' }, { deploymentType: 'standard', dataZone: 'eu' }]) {
+      const result = compile([routeOf(azure('b', options))], []);
+      expect(result.config.routes).toHaveLength(0);
+      expect(JSON.stringify(result.routes[0]!.issues)).toContain('dataZone (eu or us) is set exactly when deploymentType is dataZone');
+    }
+  });
+});
