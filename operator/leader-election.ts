@@ -38,6 +38,8 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   let observed: { record: string; at: number } | undefined;
   /** Only the latest attempt may change leadership: a hung one that ends late is ignored. */
   let attempt = 0;
+  /** When the attempt that last renewed the lease started (local monotonic clock). */
+  let renewedAt: number | undefined;
 
   const setLeader = (value: boolean) => {
     if (value === leader) return;
@@ -78,12 +80,17 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
   const loop = async () => {
     if (stopped) return;
     const id = ++attempt;
+    const started = performance.now();
+    // A leader's deadline counts from its last renewal, not from this attempt (which starts renewMs
+    // later): it stops leading a full leaseMs - renewDeadlineMs before a standby may take the lease.
+    const budgetMs = leader && renewedAt !== undefined ? Math.max(0, renewedAt + renewDeadlineMs - started) : renewDeadlineMs;
     let deadline: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         tryAcquireOrRenew(id),
-        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('renew deadline passed')), renewDeadlineMs))),
+        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error('renew deadline passed')), budgetMs))),
       ]);
+      if (leader) renewedAt = started;
     } catch {
       // A conflict (someone else won the race), an unreachable apiserver or a renewal that hangs past
       // the renew deadline: not leading until proven.

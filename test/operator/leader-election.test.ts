@@ -58,4 +58,36 @@ describe('leader election', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(changes).toEqual(['started', 'stopped']);
   });
+
+  test('the renew deadline counts from the last renewal, not from the attempt that hangs', async () => {
+    let lease: Record<string, unknown> | undefined;
+    let hang = false;
+    let lastRenewedAt = 0;
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.method === 'GET') return void (lease ? res.end(JSON.stringify(lease)) : res.writeHead(404).end(JSON.stringify({ kind: 'Status', code: 404 })));
+        if (hang) return; // never answered
+        lease = { ...(JSON.parse(body) as Record<string, unknown>), apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
+        lastRenewedAt = Date.now();
+        res.writeHead(req.method === 'POST' ? 201 : 200).end(JSON.stringify(lease));
+      });
+    });
+    // Renew deadline 2 s; renewals every 1.5 s. Counted from the hung attempt, leadership would end
+    // about 3.5 s after the last renewal, past the 3 s after which a standby may take the lease.
+    elector = startLeaderElection({ kubeConfig: await kubeConfigFor(server), namespace: 'llmroute-system', name: 'llmroute-operator', identity: 'a', leaseMs: 3000, renewMs: 1500, onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 8000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error('condition not reached in time');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await until(() => elector!.isLeader());
+    hang = true;
+    await until(() => !elector!.isLeader());
+    expect(Date.now() - lastRenewedAt).toBeLessThan(2750);
+  });
 });
