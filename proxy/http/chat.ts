@@ -78,7 +78,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
         stream,
         logPrompts: runtime.config.policy.logPrompts,
         deniedBackends: route.deniedNames,
-        ...(operation === 'chat' ? { messages: (request as ChatCompletionRequest).messages } : {}),
+        ...(operation === 'chat' ? { messages: (request as ChatCompletionRequest).messages, request: request as ChatCompletionRequest } : {}),
       });
       const maxResponseBytes = runtime.config.server.maxResponseBytes;
       const result = await dispatch({ route, operation, request, stream, clientWantsUsage, clientModel: request.model, clientSignal: client.signal, telemetry, ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) }, ctx.deps);
@@ -125,6 +125,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
         status: 200,
         ...(completion.usage ? { usage: completion.usage } : {}),
         ...(typeof completion.model === 'string' ? { responseModel: completion.model } : {}),
+        ...(typeof completion.id === 'string' ? { responseId: completion.id } : {}),
         finishReasons: (completion.choices ?? []).map((c) => c.finish_reason ?? 'unknown'),
         choices: completion.choices ?? [],
       });

@@ -94,7 +94,7 @@ export function passthroughHandler(ctx: HandlerContext) {
 
       const proxy = await proxyOnce();
       if (res.destroyed) throw new ProxyError(499, 'client_closed_request', 'the client closed the connection');
-      attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
+      attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
       const payload = Buffer.from(upstream.body ?? '', 'utf8');
       req.headers = {
         ...Object.fromEntries(FORWARDED_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]])),

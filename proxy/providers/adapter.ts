@@ -86,6 +86,8 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   readonly name: ProviderName;
   /** `gen_ai.provider.name` for telemetry (OTel GenAI well-known values where they exist). */
   readonly telemetryName: string;
+  /** The name when it depends on the options (a gemini backend on Vertex AI is `gcp.vertex_ai`). */
+  telemetryNameFor?(options: Options): string;
   /** Used when the backend has no baseURL; undefined means baseURL is required. */
   readonly defaultBaseURL: string | undefined;
   /** A default base URL that depends on the options (Vertex AI's host follows its location). */

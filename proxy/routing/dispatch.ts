@@ -140,7 +140,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     next = picked.index + 1;
     tried.set(backend, triedBefore + 1);
     const reason: AttemptReason = attempt === 1 ? 'initial' : triedBefore > 0 ? 'retry' : 'failover';
-    const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.adapter.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
+    const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
     const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools, budgetMs, ...(upstream ? { upstream } : {}) });
     const breaker = deps.breakers.for(backend.id);
     if (result.kind === 'json') {

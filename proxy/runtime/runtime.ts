@@ -16,7 +16,8 @@ export interface RuntimeBackend {
   key: KeySource;
   /** Route-unique identity for per-backend state (breaker, pools): `route/backend`. */
   id: string;
-  /** Host and port of the upstream, for telemetry. */
+  /** `gen_ai.provider.name` of this backend, and host and port of the upstream, for telemetry. */
+  telemetryName: string;
   host: string;
   port: number;
   /** Policy verdict at load: a denied backend is never called (fail closed). */
@@ -71,6 +72,7 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
         options,
         key: keySource(backend.credentials, env),
         id: `${route.name}/${backend.name}`,
+        telemetryName: adapter.telemetryNameFor?.(options) ?? adapter.telemetryName,
         host: url.hostname,
         port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
         denied: admission.admitted ? undefined : admission.message,

@@ -3,7 +3,7 @@
 // The request path never imports OpenTelemetry, prom-client or pino directly.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BackendConfig } from '../config/schema.ts';
-import type { ChatMessage, Usage } from '../openai/types.ts';
+import type { ChatCompletionRequest, ChatMessage, Usage } from '../openai/types.ts';
 
 export type Operation = 'chat' | 'embeddings' | 'models' | 'passthrough';
 
@@ -26,12 +26,14 @@ export interface RouteResolved {
   /** The model name the client sent. */
   clientModel: string;
   stream: boolean;
-  /** The namespace policy allows prompt logging (telemetry may then record content). */
+  /** The namespace policy allows prompt logging (telemetry may then record content, if also opted into). */
   logPrompts: boolean;
   /** Backends of the route the namespace policy refused (left out of the attempt order). */
   deniedBackends: readonly string[];
-  /** The request's messages, by reference. Telemetry records them only when `logPrompts` is true. */
+  /** The request's messages, by reference. Telemetry records them only when `logPrompts` is true and capture is opted into. */
   messages?: readonly ChatMessage[];
+  /** The chat request, by reference: telemetry reads its parameters (temperature, max_tokens...), never its content. */
+  request?: Readonly<ChatCompletionRequest>;
 }
 
 export interface AttemptStart {
@@ -54,6 +56,8 @@ export interface AttemptEnd {
   errorType?: string;
   usage?: Usage;
   responseModel?: string;
+  /** The completion's id (`gen_ai.response.id`). */
+  responseId?: string;
   finishReasons?: string[];
   /** A stream that ended before the upstream finished it: usage is what was received. */
   partial?: boolean;

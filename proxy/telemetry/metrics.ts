@@ -1,7 +1,8 @@
 // The proxy's Prometheus metrics. Labels are bounded by the config (route, backend, provider,
-// model as configured) or by fixed sets (status class, outcome, token type): never user input.
+// model as configured) or by small sets (status class, outcome, error type, token type): never user input.
 // The latency histograms keep, per bucket, the trace id of the last request observed in it (an
 // OpenMetrics exemplar), served to scrapers that accept OpenMetrics.
+import { VERSION } from '../version.ts';
 import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from './prom-client-core.ts';
 
 export interface BreakerState {
@@ -18,7 +19,11 @@ export type TracedHistogram = Omit<Histogram, 'observe'> & { observe(data: { lab
 
 const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Up to 600 s: the default request deadline (10 minutes). */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** The explicit buckets the GenAI conventions give `gen_ai.client.operation.duration`. */
+const GEN_AI_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
 
 export class ProxyMetrics {
   /** Prometheus text format 0.0.4 (exemplars are not part of it). */
@@ -26,7 +31,16 @@ export class ProxyMetrics {
   readonly requests = new Counter({ name: 'llmroute_requests_total', help: 'Requests answered, by route and status class', labelNames: ['operation', 'route', 'status_class'], registers: [this.registry] });
   readonly requestDuration = tracedHistogram(this.registry, { name: 'llmroute_request_duration_seconds', help: 'Time from request received to response finished', labelNames: ['operation', 'route'] });
   readonly attempts = new Counter({ name: 'llmroute_upstream_attempts_total', help: 'Upstream attempts by backend, reason and outcome', labelNames: ['route', 'backend', 'provider', 'reason', 'outcome'], registers: [this.registry] });
-  readonly upstreamDuration = tracedHistogram(this.registry, { name: 'llmroute_upstream_duration_seconds', help: 'Duration of one upstream attempt', labelNames: ['route', 'backend', 'provider'] });
+  /** GenAI `gen_ai.client.operation.duration`, one observation per upstream attempt; `error_type` only on failed ones. */
+  readonly operationDuration = tracedHistogram(
+    this.registry,
+    {
+      name: 'gen_ai_client_operation_duration_seconds',
+      help: 'Duration of one upstream attempt (GenAI client operation duration)',
+      labelNames: ['route', 'backend', 'gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'error_type'],
+    },
+    GEN_AI_DURATION_BUCKETS,
+  );
   readonly timeToFirstToken = tracedHistogram(this.registry, { name: 'llmroute_time_to_first_token_seconds', help: 'Time from attempt start to the first streamed content', labelNames: ['route', 'backend', 'provider'] });
   readonly failovers = new Counter({ name: 'llmroute_failovers_total', help: 'Attempts made on another backend after a failure', labelNames: ['route', 'backend'], registers: [this.registry] });
   readonly tokens = new Counter({ name: 'llmroute_tokens_total', help: 'Tokens reported by upstreams, by type (input, output, cached_input, cache_write, reasoning)', labelNames: ['route', 'backend', 'provider', 'model', 'type'], registers: [this.registry] });
@@ -35,6 +49,7 @@ export class ProxyMetrics {
   readonly inflightStreams = new Gauge({ name: 'llmroute_inflight_streams', help: 'Streams being relayed now', labelNames: ['route'], registers: [this.registry] });
   readonly configLoads = new Counter({ name: 'llmroute_config_loads_total', help: 'Config loads by result (a refused config keeps the last good one)', labelNames: ['result'], registers: [this.registry] });
   readonly configGeneration = new Gauge({ name: 'llmroute_config_info', help: 'The config generation in force (value 1)', labelNames: ['generation'], registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'llmroute_build_info', help: 'The llmroute version running (value 1)', labelNames: ['version'], registers: [this.registry] });
   readonly traceSpans = new Counter({ name: 'llmroute_trace_spans_total', help: 'Finished spans by export result (exported, dropped when the export queue is full, export_failed)', labelNames: ['result'], registers: [this.registry] });
   private breakerSource: (() => Iterable<BreakerState>) | undefined;
   readonly circuitBreaker = new Gauge({
@@ -46,6 +61,10 @@ export class ProxyMetrics {
   });
   /** The same metric objects as `registry` (declared after them all), rendered as OpenMetrics 1.0 with exemplars. */
   private readonly openMetrics = openMetricsOf(this.registry);
+
+  constructor() {
+    this.buildInfo.set({ version: VERSION }, 1);
+  }
 
   /** Reads breaker states at scrape time (the state changes with time, not only with events). */
   observeBreakers(source: () => Iterable<BreakerState>): void {
@@ -77,8 +96,8 @@ export const statusClass = (status: number): string => (status === 499 ? 'client
  * order): prom-client refuses exemplars on a metric created with a Prometheus-format registry (it
  * renders them only in OpenMetrics).
  */
-function tracedHistogram(registry: Registry, config: { name: string; help: string; labelNames: string[] }): TracedHistogram {
-  const histogram = new Histogram({ ...config, buckets: LATENCY_BUCKETS, enableExemplars: true, registers: [] });
+function tracedHistogram(registry: Registry, config: { name: string; help: string; labelNames: string[] }, buckets = LATENCY_BUCKETS): TracedHistogram {
+  const histogram = new Histogram({ ...config, buckets, enableExemplars: true, registers: [] });
   registry.registerMetric(histogram);
   return histogram;
 }

@@ -70,6 +70,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
         startAttempt(a: AttemptStart): AttemptTelemetry {
           const attemptStarted = now();
           const labels = { route, backend: a.backend.name, provider: a.providerName };
+          const durationLabels = { route, backend: a.backend.name, gen_ai_operation_name: info.operation, gen_ai_provider_name: a.providerName, gen_ai_request_model: a.backend.model };
           const record: AttemptRecord = { backend: a.backend.name, provider: a.providerName, reason: a.reason };
           attempts.push(record);
           if (a.reason === 'failover') metrics.failovers.inc({ route, backend: a.backend.name });
@@ -92,7 +93,9 @@ export function createObserver(options: ObserverOptions): Telemetry {
             record.outcome = result.outcome;
             if (result.status !== undefined) record.status = result.status;
             metrics.attempts.inc({ ...labels, reason: a.reason, outcome: result.outcome });
-            observeLatency(metrics.upstreamDuration, labels, (now() - attemptStarted) / 1000, exemplar);
+            // error_type is left out on success (Prometheus reads a missing label as the empty value).
+            const errorType = result.outcome === 'success' ? undefined : (result.errorType ?? result.outcome);
+            observeLatency(metrics.operationDuration, errorType ? { ...durationLabels, error_type: errorType } : durationLabels, (now() - attemptStarted) / 1000, exemplar);
             if (result.partial) partial = true;
             if (!result.usage) return {};
             usage = result.usage;

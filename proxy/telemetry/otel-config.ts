@@ -19,6 +19,8 @@ export interface TracingEnabled {
   resourceAttributes: Record<string, string>;
   sampler: SamplerSetting;
   propagators: Array<'tracecontext' | 'baggage'>;
+  /** OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts into prompts on spans (where the policy allows them). */
+  captureMessageContent: boolean;
   batch: { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number; exportTimeoutMillis: number };
   attributeValueLengthLimit: number;
   /** Settings that were ignored, with why (logged once at start; never contain header values). */
@@ -30,6 +32,7 @@ export interface TracingDisabled {
   /** Why: unset endpoint, OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none, unsupported protocol. */
   reason: string;
   propagators: Array<'tracecontext' | 'baggage'>;
+  captureMessageContent: boolean;
   warnings: string[];
 }
 
@@ -43,7 +46,8 @@ export const DEFAULT_ATTRIBUTE_LENGTH = 16_384;
 export function tracingConfigFromEnv(env: Env, defaults: { serviceName: string }): TracingConfig {
   const warnings: string[] = [];
   const propagators = parsePropagators(env.OTEL_PROPAGATORS, warnings);
-  const off = (reason: string): TracingDisabled => ({ enabled: false, reason, propagators, warnings });
+  const captureMessageContent = parseCaptureContent(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, warnings);
+  const off = (reason: string): TracingDisabled => ({ enabled: false, reason, propagators, captureMessageContent, warnings });
 
   if (isTrue(env.OTEL_SDK_DISABLED)) return off('OTEL_SDK_DISABLED is true');
   const exporters = list(env.OTEL_TRACES_EXPORTER);
@@ -79,6 +83,7 @@ export function tracingConfigFromEnv(env: Env, defaults: { serviceName: string }
     resourceAttributes,
     sampler: parseSampler(env.OTEL_TRACES_SAMPLER, env.OTEL_TRACES_SAMPLER_ARG, warnings),
     propagators,
+    captureMessageContent,
     batch: {
       maxQueueSize,
       maxExportBatchSize,
@@ -115,6 +120,18 @@ function parsePropagators(value: string | undefined, warnings: string[]): Array<
   const unknown = names.filter((n) => n !== 'tracecontext' && n !== 'baggage');
   if (unknown.length > 0) warnings.push(`OTEL_PROPAGATORS ${unknown.join(',')} not supported (tracecontext, baggage); ignored`);
   return [...new Set(known)];
+}
+
+/**
+ * Content on spans: `true` (Elastic's boolean), `SPAN_ONLY` or `SPAN_AND_EVENT` (the Python util's
+ * modes); `false`, `NO_CONTENT`, `EVENT_ONLY` (no GenAI events are emitted) or unset: none.
+ */
+function parseCaptureContent(value: string | undefined, warnings: string[]): boolean {
+  const mode = nonEmpty(value)?.toLowerCase();
+  if (mode === undefined || mode === 'false' || mode === 'no_content' || mode === 'event_only') return false;
+  if (mode === 'true' || mode === 'span_only' || mode === 'span_and_event') return true;
+  warnings.push(`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ${mode} is not supported (true, SPAN_ONLY, SPAN_AND_EVENT, false, NO_CONTENT, EVENT_ONLY); no content is captured`);
+  return false;
 }
 
 /** `key1=value1,key2=value2`, values percent-decoded (W3C Baggage octet rules, as the spec says). */

@@ -7,6 +7,17 @@ export const GEN_AI = {
   OPERATION_NAME: 'gen_ai.operation.name',
   PROVIDER_NAME: 'gen_ai.provider.name',
   REQUEST_MODEL: 'gen_ai.request.model',
+  REQUEST_STREAM: 'gen_ai.request.stream',
+  REQUEST_MAX_TOKENS: 'gen_ai.request.max_tokens',
+  REQUEST_TEMPERATURE: 'gen_ai.request.temperature',
+  REQUEST_TOP_P: 'gen_ai.request.top_p',
+  REQUEST_STOP_SEQUENCES: 'gen_ai.request.stop_sequences',
+  REQUEST_FREQUENCY_PENALTY: 'gen_ai.request.frequency_penalty',
+  REQUEST_PRESENCE_PENALTY: 'gen_ai.request.presence_penalty',
+  REQUEST_CHOICE_COUNT: 'gen_ai.request.choice.count',
+  REQUEST_SEED: 'gen_ai.request.seed',
+  OUTPUT_TYPE: 'gen_ai.output.type',
+  RESPONSE_ID: 'gen_ai.response.id',
   RESPONSE_MODEL: 'gen_ai.response.model',
   RESPONSE_FINISH_REASONS: 'gen_ai.response.finish_reasons',
   USAGE_INPUT_TOKENS: 'gen_ai.usage.input_tokens',
@@ -14,7 +25,9 @@ export const GEN_AI = {
   USAGE_CACHE_READ_INPUT_TOKENS: 'gen_ai.usage.cache_read.input_tokens',
   USAGE_CACHE_CREATION_INPUT_TOKENS: 'gen_ai.usage.cache_creation.input_tokens',
   USAGE_REASONING_OUTPUT_TOKENS: 'gen_ai.usage.reasoning.output_tokens',
-  /** Opt-in content attributes: written only when the namespace policy allows prompt logging. */
+  /** Seconds from the attempt's start to its first streamed chunk. */
+  RESPONSE_TIME_TO_FIRST_CHUNK: 'gen_ai.response.time_to_first_chunk',
+  /** Opt-in content attributes: written only when the namespace policy allows prompt logging and capture is opted into. */
   INPUT_MESSAGES: 'gen_ai.input.messages',
   OUTPUT_MESSAGES: 'gen_ai.output.messages',
 } as const;
@@ -45,7 +58,6 @@ export const LLMROUTE = {
   COST_USD: 'llmroute.cost_usd',
   COST_KNOWN: 'llmroute.cost_known',
   PARTIAL: 'llmroute.response.partial',
-  TIME_TO_FIRST_TOKEN_MS: 'llmroute.time_to_first_token_ms',
   POLICY_DECISION: 'llmroute.policy.decision',
   POLICY_DENIED_BACKENDS: 'llmroute.policy.denied_backends',
   ERROR_CODE: 'llmroute.error_code',

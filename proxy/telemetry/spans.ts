@@ -1,9 +1,10 @@
 // The span tree of one request: a SERVER span for the incoming call (continuing the caller's
 // traceparent/tracestate/baggage) and a CLIENT span per upstream attempt, each sending its own
 // fresh traceparent upstream. Attributes follow the GenAI conventions (semconv.ts). Prompt and
-// completion text are recorded only when the namespace policy allows prompt logging.
+// completion text are recorded only when the namespace policy allows prompt logging and the
+// sidecar opted into content capture (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
 import { context as otelContext, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
-import type { Usage } from '../openai/types.ts';
+import type { ChatCompletionRequest, Usage } from '../openai/types.ts';
 import { tokenCounts } from '../openai/usage.ts';
 import type { AttemptEnd, AttemptStart, RequestEnd, RequestStart, RouteResolved } from './hooks.ts';
 import { inputMessagesJson, outputMessagesJson } from './genai-messages.ts';
@@ -47,8 +48,14 @@ function inject(propagator: TextMapPropagator, ctx: Context): Record<string, str
   return carrier;
 }
 
+export interface SpanOptions {
+  /** Content capture opted into: prompts are then recorded where the namespace policy allows them. */
+  captureMessageContent?: boolean;
+}
+
 /** Spans recorded by `tracer`, context extracted and injected with `propagator`. */
-export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): RequestTracer {
+export function spanTracer(tracer: Tracer, propagator: TextMapPropagator, options: SpanOptions = {}): RequestTracer {
+  const capture = options.captureMessageContent === true;
   return {
     startRequest(info: RequestStart): RequestSpan {
       const parent = propagator.extract(otelContext.active(), info.headers, headerGetter);
@@ -67,11 +74,13 @@ export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): Reque
       );
       const serverContext = trace.setSpan(parent, server);
       let route: RouteResolved | undefined;
+      let requestAttributes: Attributes | undefined;
       return {
         traceId: server.spanContext().traceId,
         sampled: isSampled(server.spanContext()),
         routeResolved(r: RouteResolved) {
           route = r;
+          requestAttributes = requestAttributesOf(r.stream, r.request);
           server.setAttributes({
             [LLMROUTE.ROUTE]: r.route,
             [GEN_AI.REQUEST_MODEL]: r.clientModel,
@@ -82,6 +91,7 @@ export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): Reque
         },
         startAttempt(a: AttemptStart): AttemptSpan {
           const attributes: Attributes = {
+            ...requestAttributes,
             [GEN_AI.OPERATION_NAME]: info.operation,
             [GEN_AI.PROVIDER_NAME]: a.providerName,
             [GEN_AI.REQUEST_MODEL]: a.backend.model,
@@ -92,17 +102,18 @@ export function spanTracer(tracer: Tracer, propagator: TextMapPropagator): Reque
             [LLMROUTE.ATTEMPT_REASON]: a.reason,
           };
           if (route) attributes[LLMROUTE.ROUTE] = route.route;
-          if (route?.logPrompts && route.messages) attributes[GEN_AI.INPUT_MESSAGES] = inputMessagesJson(route.messages);
+          const logPrompts = capture && route?.logPrompts === true;
+          if (logPrompts && route?.messages) attributes[GEN_AI.INPUT_MESSAGES] = inputMessagesJson(route.messages);
           const client = tracer.startSpan(`${info.operation} ${a.backend.model}`, { kind: SpanKind.CLIENT, attributes }, serverContext);
-          const logPrompts = route?.logPrompts === true;
           return {
             headers: inject(propagator, trace.setSpan(serverContext, client)),
             firstToken(ms: number) {
-              client.setAttribute(LLMROUTE.TIME_TO_FIRST_TOKEN_MS, round2(ms));
+              client.setAttribute(GEN_AI.RESPONSE_TIME_TO_FIRST_CHUNK, ms / 1000);
             },
             end(result: AttemptEnd, costUsd: number | undefined) {
               if (result.status !== undefined) client.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, result.status);
               if (result.responseModel) client.setAttribute(GEN_AI.RESPONSE_MODEL, result.responseModel);
+              if (result.responseId) client.setAttribute(GEN_AI.RESPONSE_ID, result.responseId);
               if (result.finishReasons && result.finishReasons.length > 0) client.setAttribute(GEN_AI.RESPONSE_FINISH_REASONS, result.finishReasons);
               if (result.usage) client.setAttributes(usageAttributes(result.usage));
               setCost(client, result.usage, costUsd);
@@ -166,14 +177,37 @@ function usageAttributes(usage: Usage): Attributes {
   return attributes;
 }
 
+/**
+ * The request attributes of the CLIENT spans: streaming, the parameters the client set (not
+ * n = 1, the default) and the output type. Parameters only, never message content.
+ */
+function requestAttributesOf(stream: boolean, request: Readonly<ChatCompletionRequest> | undefined): Attributes {
+  const attributes: Attributes = {};
+  if (stream) attributes[GEN_AI.REQUEST_STREAM] = true;
+  if (!request) return attributes;
+  const number = (name: string, value: unknown) => {
+    if (typeof value === 'number' && Number.isFinite(value)) attributes[name] = value;
+  };
+  number(GEN_AI.REQUEST_MAX_TOKENS, request.max_completion_tokens ?? request.max_tokens);
+  number(GEN_AI.REQUEST_TEMPERATURE, request.temperature);
+  number(GEN_AI.REQUEST_TOP_P, request.top_p);
+  number(GEN_AI.REQUEST_FREQUENCY_PENALTY, request.frequency_penalty);
+  number(GEN_AI.REQUEST_PRESENCE_PENALTY, request.presence_penalty);
+  number(GEN_AI.REQUEST_SEED, request.seed);
+  if (request.n !== 1) number(GEN_AI.REQUEST_CHOICE_COUNT, request.n);
+  const stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
+  if (Array.isArray(stop) && stop.length > 0 && stop.every((s) => typeof s === 'string')) attributes[GEN_AI.REQUEST_STOP_SEQUENCES] = [...stop];
+  const format = request.response_format?.type;
+  attributes[GEN_AI.OUTPUT_TYPE] = format === 'json_object' || format === 'json_schema' ? 'json' : 'text';
+  return attributes;
+}
+
 /** Cost is an attribute only when known; `cost_known: false` says "unknown", never a 0. */
 function setCost(span: Span, usage: Usage | undefined, costUsd: number | undefined): void {
   if (!usage) return;
   if (costUsd === undefined) span.setAttribute(LLMROUTE.COST_KNOWN, false);
   else span.setAttributes({ [LLMROUTE.COST_USD]: costUsd, [LLMROUTE.COST_KNOWN]: true });
 }
-
-const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Whether a trace is recorded (its sampled flag): only then may an exemplar point at it. */
 function isSampled(spanContext: SpanContext): boolean {

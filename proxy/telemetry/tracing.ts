@@ -51,7 +51,7 @@ export async function createTracing(config: TracingConfig, options: TracingOptio
   const tracer = provider.getTracer('llmroute', options.serviceVersion);
   return {
     enabled: true,
-    tracer: spanTracer(tracer, propagator),
+    tracer: spanTracer(tracer, propagator, { captureMessageContent: config.captureMessageContent }),
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };

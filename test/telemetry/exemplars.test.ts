@@ -14,7 +14,7 @@ const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 /** What Prometheus 2.x sends by default (3.x adds `escaping=` parameters and other weights). */
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-const OFF = { enabled: false as const, reason: 'test', propagators: ['tracecontext' as const, 'baggage' as const], warnings: [] };
+const OFF = { enabled: false as const, reason: 'test', propagators: ['tracecontext' as const, 'baggage' as const], captureMessageContent: false, warnings: [] };
 
 interface Sample {
   name: string;
@@ -117,7 +117,7 @@ describe('tracing off: the caller\'s traceparent', () => {
   });
   const recorded = (samples: Sample[]) => countOf(samples, 'llmroute_request_duration_seconds', 'ns/untraced') === 3 && countOf(samples, 'llmroute_request_duration_seconds', 'ns/stream') === 1;
 
-  test('Accept: OpenMetrics gets OpenMetrics 1.0 with the trace id as exemplar on the request, upstream and first-token histograms', async () => {
+  test('Accept: OpenMetrics gets OpenMetrics 1.0 with the trace id as exemplar on the request, operation-duration and first-token histograms', async () => {
     const { response, text, samples } = await scrapeUntil(proxy.scrape, PROMETHEUS_ACCEPT, recorded);
     expect(response.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
     expect(response.headers.get('vary')).toBe('Accept'); // caches must not hand one format to the other scraper
@@ -133,7 +133,7 @@ describe('tracing off: the caller\'s traceparent', () => {
     // The bucket line as the OpenMetrics spec writes it: `... <count> # {trace_id="..."} <value> <timestamp>`.
     expect(text).toMatch(new RegExp(String.raw`^llmroute_request_duration_seconds_bucket\{le="[^"]+",operation="chat",route="ns/chat"\} 1 # \{trace_id="${TRACE_ID}"\} [0-9.e-]+ [0-9.]+$`, 'm'));
     expect(soleExemplar(samples, 'llmroute_request_duration_seconds', 'ns/stream').labels).toEqual({ trace_id: TRACE_ID });
-    expect(soleExemplar(samples, 'llmroute_upstream_duration_seconds', 'ns/chat').labels).toEqual({ trace_id: TRACE_ID });
+    expect(soleExemplar(samples, 'gen_ai_client_operation_duration_seconds', 'ns/chat').labels).toEqual({ trace_id: TRACE_ID });
     expect(soleExemplar(samples, 'llmroute_time_to_first_token_seconds', 'ns/stream').labels).toEqual({ trace_id: TRACE_ID });
 
     // No trace context, a malformed one or an unsampled one: no exemplar. Exemplars sit on histogram buckets only.

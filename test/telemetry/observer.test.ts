@@ -8,6 +8,7 @@ import { createLogger, requestLineLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { createTracing } from '#proxy/telemetry/tracing.ts';
+import { VERSION } from '#proxy/version.ts';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
 import { startGeminiFake, type GeminiFake } from '#test/fakes/gemini-server.ts';
@@ -25,7 +26,7 @@ const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
   [anthropic, gemini] = await Promise.all([startAnthropicFake(), startGeminiFake()]);
-  const tracing = await createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], warnings: [] }, { serviceVersion: 'test', exporter: spans });
+  const tracing = await createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], captureMessageContent: false, warnings: [] }, { serviceVersion: 'test', exporter: spans });
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       lines.push(...chunk.toString().split('\n').filter(Boolean));
@@ -95,6 +96,26 @@ describe('telemetry', () => {
     expect(text).toContain('llmroute_upstream_attempts_total{route="ns/failing-over",backend="claude",provider="anthropic",reason="initial",outcome="http_error"} 1');
     expect(text).toContain('llmroute_tokens_total{route="ns/failing-over",backend="gemini",provider="gcp.gemini",model="gemini-2.5-flash",type="reasoning"} 40');
     expect(text).toMatch(/llmroute_time_to_first_token_seconds_count\{route="ns\/failing-over",backend="gemini",provider="gcp.gemini"\} 1/);
+    // Each attempt's duration is the GenAI histogram, error_type on the failed attempt only.
+    const operation = 'gen_ai_client_operation_duration_seconds_count{route="ns/failing-over"';
+    expect(text).toContain(`${operation},backend="claude",gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude-sonnet-4-5",error_type="overloaded"} 1`);
+    expect(text).toContain(`${operation},backend="gemini",gen_ai_operation_name="chat",gen_ai_provider_name="gcp.gemini",gen_ai_request_model="gemini-2.5-flash"} 1`);
+  });
+
+  test('one observation per attempt in gen_ai_client_operation_duration_seconds, with the spec buckets; the request histogram reaches 600 s; build info', async () => {
+    anthropic.queue({ content: 'hello' });
+    await proxy.client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-duration-1' } });
+    const text = await scrape();
+    expect(text).not.toContain('llmroute_upstream_duration_seconds'); // replaced, not observed twice
+    const succeeded = 'route="ns/claude",backend="claude",gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude-sonnet-4-5"}';
+    const bounds = (metric: string, labels: string) => text.split('\n').filter((l) => l.startsWith(`${metric}_bucket{le=`) && l.includes(labels)).map((l) => /le="([^"]+)"/.exec(l)![1]);
+    expect(bounds('gen_ai_client_operation_duration_seconds', `,${succeeded}`)).toEqual(['0.01', '0.02', '0.04', '0.08', '0.16', '0.32', '0.64', '1.28', '2.56', '5.12', '10.24', '20.48', '40.96', '81.92', '+Inf']);
+    expect(bounds('llmroute_request_duration_seconds', 'operation="chat",route="ns/claude"}').slice(-3)).toEqual(['300', '600', '+Inf']);
+    const attempts = Number(/^llmroute_upstream_attempts_total\{route="ns\/claude",[^}]*outcome="success"\} (\d+)$/m.exec(text)![1]);
+    const observed = Number(text.split('\n').find((l) => l.startsWith(`gen_ai_client_operation_duration_seconds_count{${succeeded}`))!.split(' ')[1]);
+    expect(observed).toBe(attempts);
+    expect(text).toContain(`llmroute_build_info{version="${VERSION}"} 1`);
+    expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   test('an unknown price is reported as unknown: no cost header, null in the log, counted as unpriced', async () => {

@@ -27,6 +27,7 @@ describe('tracingConfigFromEnv', () => {
       resourceAttributes: {},
       sampler: { kind: 'parentbased_always_on' },
       propagators: ['tracecontext', 'baggage'],
+      captureMessageContent: false,
       batch: { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30000 },
       attributeValueLengthLimit: 16384,
       warnings: [],
@@ -82,6 +83,19 @@ describe('tracingConfigFromEnv', () => {
     const withB3 = tracingConfigFromEnv({ OTEL_PROPAGATORS: 'b3,tracecontext' }, defaults);
     expect(withB3.propagators).toEqual(['tracecontext']);
     expect(withB3.warnings[0]).toMatch(/b3/);
+  });
+
+  test('content capture: opted into by true, SPAN_ONLY or SPAN_AND_EVENT (any case); off otherwise, tracing on or off', () => {
+    const capture = (value: string | undefined) => tracingConfigFromEnv({ ...endpoint, ...(value === undefined ? {} : { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: value }) }, defaults);
+    for (const value of ['true', 'TRUE', 'SPAN_ONLY', 'span_only', ' SPAN_AND_EVENT ']) expect([value, capture(value).captureMessageContent]).toEqual([value, true]);
+    for (const value of [undefined, '', 'false', 'NO_CONTENT', 'EVENT_ONLY']) {
+      expect([value, capture(value).captureMessageContent]).toEqual([value, false]);
+      expect(capture(value).warnings).toEqual([]);
+    }
+    const unknown = capture('yes');
+    expect(unknown.captureMessageContent).toBe(false);
+    expect(unknown.warnings).toEqual([expect.stringMatching(/CAPTURE_MESSAGE_CONTENT yes is not supported/)]);
+    expect(tracingConfigFromEnv({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }, defaults)).toMatchObject({ enabled: false, captureMessageContent: true });
   });
 
   test('header values never reach the config or its warnings', () => {

@@ -1,7 +1,7 @@
 // Spans of the proxy, recorded by an in-memory exporter while the openai SDK drives it through
 // fakes of three provider families: the span tree of a request that fails over twice and then
 // streams, trace-context continuation and propagation into the upstreams, prompt content only when
-// the namespace policy allows it, the partial-stream case, and trace context passed through when
+// the namespace policy allows it and content capture is opted into, the partial-stream case, and trace context passed through when
 // tracing is off.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -19,7 +19,7 @@ const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN_ID = '00f067aa0ba902b7';
 const INCOMING = { traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01`, tracestate: 'app=abc', baggage: 'user.id=u-123' };
 const CANARY_PROMPT = 'canary-prompt-0d7c31: the merger closes on friday';
-const TEST_OFF = { enabled: false as const, reason: 'test', propagators: ['tracecontext' as const, 'baggage' as const], warnings: [] };
+const TEST_OFF = { enabled: false as const, reason: 'test', propagators: ['tracecontext' as const, 'baggage' as const], captureMessageContent: false, warnings: [] };
 
 let openai: OpenAIFake;
 let anthropic: AnthropicFake;
@@ -40,9 +40,9 @@ const routes = (): RouteInput[] => [
   { name: 'ns/flash', models: ['flash'], backends: [{ name: 'gemini', provider: 'gemini', model: 'gemini-2.5-flash', baseURL: gemini.url, credentials: { kind: 'env', name: 'GEMINI_KEY' } }], retries: { attempts: 0 } },
 ];
 
-async function startTraced(logPrompts: boolean): Promise<{ started: Started; exporter: InMemorySpanExporter }> {
+async function startTraced(logPrompts: boolean, captureMessageContent = false): Promise<{ started: Started; exporter: InMemorySpanExporter }> {
   const exporter = new InMemorySpanExporter();
-  const tracing = await createTracing(TEST_OFF, { serviceVersion: 'test', exporter });
+  const tracing = await createTracing({ ...TEST_OFF, captureMessageContent }, { serviceVersion: 'test', exporter });
   const telemetry = createObserver({ metrics: new ProxyMetrics(), costOf: backendCost, tracer: tracing.tracer });
   const started = await startWith(routes(), { env: { ANTHROPIC_KEY: 'a-key', GEMINI_KEY: 'g-key' }, telemetry, extra: { policy: { requireZeroDataRetention: false, logPrompts } } });
   return { started, exporter };
@@ -132,7 +132,11 @@ describe('tracing on', () => {
       'llmroute.route': 'ns/resilient',
       'llmroute.cost_known': true,
     });
-    expect(third.attributes['llmroute.time_to_first_token_ms']).toEqual(expect.any(Number));
+    for (const client of clients) expect(client.attributes['gen_ai.request.stream']).toBe(true);
+    // Seconds from the attempt's start, as the conventions have it (not milliseconds).
+    expect(third.attributes['gen_ai.response.time_to_first_chunk']).toBeGreaterThan(0);
+    expect(third.attributes['gen_ai.response.time_to_first_chunk']).toBeLessThan(3);
+    expect(third.attributes['llmroute.time_to_first_token_ms']).toBeUndefined();
     // gemini-2.5-flash as shipped: 20 uncached input at 0.30, 100 cached at 0.03, 35 output (incl. thinking) at 2.50, per million.
     expect(third.attributes['llmroute.cost_usd']).toBeCloseTo((20 * 0.3 + 100 * 0.03 + 35 * 2.5) / 1e6, 12);
 
@@ -163,6 +167,21 @@ describe('tracing on', () => {
     const client = clientSpans(spans)[0]!;
     expect(openai.requests[0]!.headers.traceparent).toBe(`00-${server.spanContext().traceId}-${client.spanContext().spanId}-01`);
     expect(client.attributes['gen_ai.response.finish_reasons']).toEqual(['stop']);
+    expect(client.attributes['gen_ai.request.stream']).toBeUndefined(); // only when streaming
+    expect(client.attributes['gen_ai.response.time_to_first_chunk']).toBeUndefined();
+  });
+
+  test('the request parameters the client set and the response id reach the CLIENT span through the proxy', async () => {
+    await traced.started.client.chat.completions.create({ model: 'plain', temperature: 0.2, max_completion_tokens: 64, n: 2, seed: 7, response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'hi' }] });
+    const client = clientSpans(await spansOf(traced.exporter, 2))[0]!;
+    expect(client.attributes).toMatchObject({
+      'gen_ai.request.temperature': 0.2,
+      'gen_ai.request.max_tokens': 64,
+      'gen_ai.request.choice.count': 2,
+      'gen_ai.request.seed': 7,
+      'gen_ai.output.type': 'json',
+      'gen_ai.response.id': 'chatcmpl-fake',
+    });
   });
 
   test('a stream cut short is billed with what was received and marked partial', async () => {
@@ -194,10 +213,10 @@ describe('tracing on', () => {
   });
 });
 
-describe('prompt logging allowed by the namespace policy', () => {
+describe('prompt logging allowed by the namespace policy, content capture opted into', () => {
   let traced: { started: Started; exporter: InMemorySpanExporter };
   beforeAll(async () => {
-    traced = await startTraced(true);
+    traced = await startTraced(true, true);
   });
   afterAll(() => traced.started.close());
 
@@ -210,6 +229,28 @@ describe('prompt logging allowed by the namespace policy', () => {
       { role: 'user', parts: [{ type: 'text', content: CANARY_PROMPT }] },
     ]);
     expect(JSON.parse(String(client.attributes['gen_ai.output.messages']))).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: 'the answer is 42' }], finish_reason: 'stop' }]);
+  });
+});
+
+describe.each([
+  ['the policy allows prompt logging, capture is not opted into', true, false],
+  ['capture is opted into, the policy does not allow prompt logging', false, true],
+])('%s', (_, logPrompts, capture) => {
+  let traced: { started: Started; exporter: InMemorySpanExporter };
+  beforeAll(async () => {
+    traced = await startTraced(logPrompts, capture);
+  });
+  afterAll(() => traced.started.close());
+
+  test('no content in the spans', async () => {
+    openai.queue({ content: 'the answer is 42' });
+    await traced.started.client.chat.completions.create({ model: 'plain', messages: [{ role: 'user', content: CANARY_PROMPT }] });
+    const spans = await spansOf(traced.exporter, 2);
+    const everything = JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })));
+    expect(everything).not.toContain('canary-prompt');
+    expect(everything).not.toContain('the answer is 42');
+    expect(everything).not.toContain('gen_ai.input.messages');
+    expect(everything).not.toContain('gen_ai.output.messages');
   });
 });
 

@@ -44,6 +44,8 @@ export function createGeminiAdapter(signatures = new ThoughtSignatureStore()): P
   return {
     name: 'gemini',
     telemetryName: 'gcp.gemini',
+    // Vertex AI is a provider of its own in the GenAI conventions.
+    telemetryNameFor: (options) => (options.vertex ? 'gcp.vertex_ai' : 'gcp.gemini'),
     defaultBaseURL: 'https://generativelanguage.googleapis.com',
     defaultBaseURLFor: (options) => (options.vertex ? vertexHost(options.vertex.location) : undefined),
     optionsSchema: geminiOptionsSchema,
