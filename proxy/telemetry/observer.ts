@@ -97,7 +97,11 @@ export function createObserver(options: ObserverOptions): Telemetry {
             const errorType = result.outcome === 'success' ? undefined : (result.errorType ?? result.outcome);
             observeLatency(metrics.operationDuration, errorType ? { ...durationLabels, error_type: errorType } : durationLabels, (now() - attemptStarted) / 1000, exemplar);
             if (result.partial) partial = true;
-            if (!result.usage) return {};
+            if (!result.usage) {
+              // An answer (whole or cut) was served, so tokens were spent that no count will show.
+              if (result.status === 200) metrics.usageUnknown.inc({ ...labels, model: a.backend.model });
+              return {};
+            }
             usage = result.usage;
             countTokens(metrics, { ...labels, model: a.backend.model }, result.usage);
             const cost = options.costOf?.(a.backend, result.usage);

@@ -12,6 +12,7 @@ import { VERSION } from '#proxy/version.ts';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
 import { startGeminiFake, type GeminiFake } from '#test/fakes/gemini-server.ts';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
 
 const CANARY_KEY = 'sk-ant-CANARY-7f3e9a1b2c4d';
@@ -19,13 +20,14 @@ const CANARY_PROMPT = 'canary-prompt-5b8e2f9d: my secret plan';
 
 let anthropic: AnthropicFake;
 let gemini: GeminiFake;
+let openai: OpenAIFake;
 let proxy: Started;
 const lines: string[] = [];
 const metrics = new ProxyMetrics();
 const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  [anthropic, gemini] = await Promise.all([startAnthropicFake(), startGeminiFake()]);
+  [anthropic, gemini, openai] = await Promise.all([startAnthropicFake(), startGeminiFake(), startOpenAIFake()]);
   const tracing = await createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], captureMessageContent: false, warnings: [] }, { serviceVersion: 'test', exporter: spans });
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -46,6 +48,7 @@ beforeAll(async () => {
         ],
         retries: { attempts: 0 },
       },
+      { name: 'ns/openai', models: ['mini'], backends: [{ name: 'oa', provider: 'openai', model: 'gpt-4o-mini', baseURL: openai.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
       { name: 'ns/self-hosted', models: ['local'], backends: [{ name: 'vllm', provider: 'anthropic', model: 'in-house-model', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
     ],
     { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger: requestLineLogger(logger), costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
@@ -53,7 +56,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy.close();
-  await Promise.all([anthropic.close(), gemini.close()]);
+  await Promise.all([anthropic.close(), gemini.close(), openai.close()]);
 });
 
 const scrape = async () => (await fetch(`${proxy.proxy.adminUrl}/metrics`)).text();
@@ -116,6 +119,17 @@ describe('telemetry', () => {
     expect(observed).toBe(attempts);
     expect(text).toContain(`llmroute_build_info{version="${VERSION}"} 1`);
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test('an OpenAI stream cut before its usage chunk is counted as usage unknown (its tokens are in no count)', async () => {
+    openai.queue({ content: 'one two three four five six', dieAfterEvents: 2, delayBetweenMs: 50 }); // the pause: past the commit point
+    const stream = await proxy.client.chat.completions.create({ model: 'mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    await (async () => {
+      for await (const _chunk of stream);
+    })().catch(() => undefined);
+    const text = await scrape();
+    expect(text).toContain('llmroute_usage_unknown_total{route="ns/openai",backend="oa",provider="openai",model="gpt-4o-mini"} 1');
+    expect(text).not.toContain('llmroute_tokens_total{route="ns/openai"');
   });
 
   test('an unknown price is reported as unknown: no cost header, null in the log, counted as unpriced', async () => {
