@@ -93,7 +93,7 @@ export async function reconcileNamespace(namespace: string, sources: ReconcileSo
   for (const status of result.policies) {
     const policy = policiesByName.get(status.name);
     if (!policy) continue;
-    const next = policyStatus(status, policy.metadata.generation, result.policies, policy.status, now);
+    const next = policyStatus(status, policy.metadata.generation, result.policies, policy.status, now, refused?.message);
     const t = policyTargets.get(status.name)!;
     clients.events?.policy(t, policy.status, next);
     if (sameStatus(next, policy.status)) {

@@ -1,9 +1,10 @@
 // Route and policy status from a compile result. A route: conditions (Ready, Compiled,
 // PolicyCompliant) with observedGeneration, and per-backend admission. A policy: observedGeneration
-// and an Accepted condition (False, reason InvalidPolicy, when the policy cannot be enforced as
-// written). Pure; lastTransitionTime is kept while a condition's status does not change, so an
-// unchanged status compares equal and is not rewritten.
+// and conditions Ready (the summary: valid and in force) and Accepted (False, reason InvalidPolicy,
+// when the policy cannot be enforced as written). Pure; lastTransitionTime is kept while a
+// condition's status does not change, so an unchanged status compares equal and is not rewritten.
 import type { PolicyStatus, RouteStatus } from '../compile/compile.ts';
+import { CONFIGMAP_NAME } from './configmap.ts';
 
 export interface Condition {
   type: 'Ready' | 'Compiled' | 'PolicyCompliant' | 'Accepted';
@@ -21,12 +22,9 @@ export interface LLMRouteStatus {
   backends: Array<{ name: string; admitted: boolean; reason: string; message: string }>;
 }
 
-export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatus> | undefined, now: string): LLMRouteStatus {
-  const admitted = result.backends.filter((b) => b.admitted).length;
-  const denied = result.backends.filter((b) => b.reason === 'DeniedByPolicy');
-  const compiled = result.reason !== 'InvalidSpec' && result.reason !== 'ModelConflict' && result.reason !== 'DuplicateName';
-  const gen = result.observedGeneration;
-  const make = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
+/** A condition-maker for one object: lastTransitionTime is kept from `previous` while the status does not change. */
+function conditionMaker(previous: { conditions?: Condition[] } | undefined, gen: number | undefined, now: string) {
+  return (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => {
     const before = previous?.conditions?.find((c) => c.type === type);
     const status = ok ? 'True' : 'False';
     return {
@@ -38,6 +36,14 @@ export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatu
       message: message.slice(0, 32_000),
     };
   };
+}
+
+export function routeStatus(result: RouteStatus, previous: Partial<LLMRouteStatus> | undefined, now: string): LLMRouteStatus {
+  const admitted = result.backends.filter((b) => b.admitted).length;
+  const denied = result.backends.filter((b) => b.reason === 'DeniedByPolicy');
+  const compiled = result.reason !== 'InvalidSpec' && result.reason !== 'ModelConflict' && result.reason !== 'DuplicateName';
+  const gen = result.observedGeneration;
+  const make = conditionMaker(previous, gen, now);
   const conditions = [
     make('Ready', result.compiled, result.compiled ? (denied.length > 0 ? 'PartiallyAdmitted' : 'Ready') : result.reason, result.compiled ? `${result.message}; serving models in the namespace ConfigMap llmroute-config` : result.message),
     make('Compiled', compiled, compiled ? 'Compiled' : result.reason, compiled ? 'the spec compiled' : result.message),
@@ -58,29 +64,28 @@ export interface LLMPolicyStatus {
 
 /**
  * A policy's status. `others` are the compile results of the namespace's other policies: one invalid
- * policy makes the namespace admit nothing (fail closed), which the valid ones say too.
+ * policy makes the namespace admit nothing (fail closed), which the valid ones say too. `refused`: why
+ * the API server refused the namespace's compiled ConfigMap, when it did; the policy is then not in
+ * force (Ready False, ConfigMapRefused) though it is valid (Accepted True). Ready is False with
+ * Accepted's reason while the policy is invalid, and True (reason Ready) when it is in force.
  */
-export function policyStatus(result: PolicyStatus, generation: number | undefined, others: readonly PolicyStatus[], previous: Partial<LLMPolicyStatus> | undefined, now: string): LLMPolicyStatus {
-  const before = previous?.conditions?.find((c) => c.type === 'Accepted');
-  const status = result.valid ? 'True' : 'False';
+export function policyStatus(result: PolicyStatus, generation: number | undefined, others: readonly PolicyStatus[], previous: Partial<LLMPolicyStatus> | undefined, now: string, refused?: string): LLMPolicyStatus {
+  const make = conditionMaker(previous, generation, now);
   const invalid = others.filter((p) => !p.valid && p.name !== result.name).map((p) => p.name);
   const message = result.valid
     ? invalid.length === 0
       ? 'the policy is in force for every LLMRoute of the namespace'
       : `the policy is valid, but LLMPolicy ${invalid.join(', ')} in this namespace is invalid: no backend is admitted until it is fixed`
     : `${result.message}; no backend of the namespace is admitted until it is fixed`;
+  const accepted = make('Accepted', result.valid, result.valid ? 'Accepted' : 'InvalidPolicy', message);
+  const ready = !result.valid
+    ? make('Ready', false, accepted.reason, message)
+    : refused !== undefined
+      ? make('Ready', false, 'ConfigMapRefused', `the policy is valid, but the API server refused the namespace ConfigMap ${CONFIGMAP_NAME} (${refused}); the sidecars keep enforcing the last config they loaded`)
+      : make('Ready', true, 'Ready', message);
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    conditions: [
-      {
-        type: 'Accepted',
-        status,
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-        lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
-        reason: result.valid ? 'Accepted' : 'InvalidPolicy',
-        message: message.slice(0, 32_000),
-      },
-    ],
+    conditions: [ready, accepted],
   };
 }
 

@@ -115,6 +115,54 @@ describe('the chart, rendered by the real helm', () => {
     expect(bad.stdout + bad.stderr).toMatch(/operator\/logLevel/);
   });
 
+  test('values.schema.json is closed: a misspelt key fails template and lint at every level the chart defines', () => {
+    // The defaults (values.yaml alone, no -f) still render and lint.
+    expect(helmOk(['template', RELEASE, chartDir, '--namespace', NS])).toContain('kind: Deployment');
+    const typos: Array<[string, string, string]> = [
+      ['operator.replcas=3', '/operator', 'replcas'],
+      ['replicas=3', '', 'replicas'],
+      ['image.tags=1.2.3', '/image', 'tags'],
+      ['serviceAccount.nmae=x', '/serviceAccount', 'nmae'],
+      ['rbac.enabled=false', '/rbac', 'enabled'],
+      ['metrics.servce.enabled=false', '/metrics', 'servce'],
+      ['metrics.service.prot=9100', '/metrics/service', 'prot'],
+    ];
+    for (const [set, at, key] of typos) {
+      for (const command of [['template', RELEASE], ['lint', '--strict']]) {
+        const res = helm([...command, chartDir, '--set', set]);
+        if (res.code === 0) throw new Error(`helm ${command[0]} --set ${set} passed`);
+        expect(res.stdout + res.stderr).toContain(`at '${at}': additional properties '${key}' not allowed`);
+      }
+    }
+  });
+
+  test('objects passed through to Kubernetes stay open in the schema, and so does global', () => {
+    const objects = render({
+      global: { imageRegistry: 'registry.example.com' },
+      operator: {
+        resources: { requests: { cpu: '100m', 'ephemeral-storage': '64Mi' }, limits: { memory: '1Gi' } },
+        podAnnotations: { 'prometheus.io/scrape': 'true' },
+        podLabels: { team: 'platform' },
+        nodeSelector: { 'kubernetes.io/os': 'linux' },
+        podSecurityContext: { runAsNonRoot: true, fsGroup: 65532 },
+        securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' }, procMount: 'Default' },
+        livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, initialDelaySeconds: 9, terminationGracePeriodSeconds: 5 },
+        extraEnv: [{ name: 'FROM_FIELD', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+      },
+      serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } },
+      metrics: { service: { annotations: { 'prometheus.io/port': '8081' } } },
+    });
+    const d = only<k8s.V1Deployment>(objects, 'Deployment');
+    const c = operatorContainer(d);
+    expect(c.resources?.requests).toEqual({ cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' }); // merged with the defaults
+    expect(d.spec!.template.metadata!.annotations).toEqual({ 'prometheus.io/scrape': 'true' });
+    expect(d.spec!.template.spec!.securityContext?.fsGroup).toBe(65532);
+    expect(c.securityContext?.procMount).toBe('Default');
+    expect(c.livenessProbe?.terminationGracePeriodSeconds).toBe(5);
+    expect(c.env).toContainEqual({ name: 'FROM_FIELD', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(only(objects, 'ServiceAccount').metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' });
+  });
+
   test('the chart CRDs are byte-identical copies of crds/ (scripts/sync-chart-crds.sh)', () => {
     const top = readdirSync(join(root, 'crds')).filter((f) => f.endsWith('.yaml')).sort();
     const inChart = readdirSync(join(chartDir, 'crds')).sort();
@@ -496,8 +544,9 @@ describe('the chart in a real kube-apiserver', () => {
     });
     await eventually(async () => {
       const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'shop', plural: 'llmpolicies', name: 'residency' })) as { status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } };
-      return obj.status?.observedGeneration === 1 && obj.status.conditions?.find((x) => x.type === 'Accepted')?.status === 'True' ? true : undefined;
-    }, withLogs('policy status Accepted'));
+      const is = (type: string) => obj.status?.conditions?.find((x) => x.type === type)?.status;
+      return obj.status?.observedGeneration === 1 && is('Accepted') === 'True' && is('Ready') === 'True' ? true : undefined;
+    }, withLogs('policy status Ready and Accepted'));
     const eventsApi = cluster.kubeConfig.makeApiClient(k8s.EventsV1Api);
     const denial = await eventually(async () => {
       const list = await eventsApi.listNamespacedEvent({ namespace: 'shop' });

@@ -8,6 +8,7 @@ import { parseConfigText } from '#proxy/config/parse.ts';
 import { startProxy } from '#proxy/server.ts';
 import { startOpenAIFake } from '#test/fakes/openai-fake.ts';
 import OpenAI from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 let cluster: Cluster;
 let controller: Controller;
@@ -15,6 +16,8 @@ let core: k8s.CoreV1Api;
 let custom: k8s.CustomObjectsApi;
 let eventsApi: k8s.EventsV1Api;
 const metrics = createOperatorMetrics();
+// undici's own fetch: the global fetch rejects dispatchers from the npm undici package.
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
 
 const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
 
@@ -30,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await controller?.stop();
   await cluster?.stop();
+  await insecure.close();
 }, 60_000);
 
 
@@ -48,6 +52,21 @@ async function eventsAbout(ns: string, kind: string, name: string): Promise<k8s.
 }
 
 type PolicyObject = { metadata?: { generation?: number }; status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string; observedGeneration?: number }> } };
+
+/** An object as `kubectl get` shows it: the apiserver's Table rendering (meta.k8s.io/v1), by column name. */
+async function table(ns: string, plural: string, name: string) {
+  const res = await undiciFetch(`${cluster.server}/apis/llmroute.dev/v1alpha1/namespaces/${ns}/${plural}/${name}`, {
+    headers: { authorization: `Bearer ${cluster.kubeConfig.getCurrentUser()!.token}`, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
+    dispatcher: insecure,
+  });
+  if (!res.ok) throw new Error(`${plural}/${name}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { kind: string; columnDefinitions: Array<{ name: string; priority: number }>; rows: Array<{ cells: unknown[] }> };
+  if (body.kind !== 'Table') throw new Error(`not a Table: ${body.kind}`);
+  return {
+    columns: body.columnDefinitions,
+    row: Object.fromEntries(body.columnDefinitions.map((c, i) => [c.name, body.rows[0]?.cells[i]])) as Record<string, unknown>,
+  };
+}
 
 async function compiledConfig(ns: string, predicate: (text: string) => boolean) {
   return eventually(async () => {
@@ -133,7 +152,7 @@ describe('operator against a real kube-apiserver', () => {
     expect(after.map((e) => `${e.type} ${e.reason}`)).toEqual(['Warning DeniedByPolicy', 'Normal PolicyCompliant']);
   }, 60_000);
 
-  test('an LLMPolicy gets its status (observedGeneration, Accepted) through the status subresource, also without routes', async () => {
+  test('an LLMPolicy gets its status (observedGeneration, Ready, Accepted) through the status subresource, also without routes', async () => {
     await namespace('policy-only');
     await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'zdr' }, spec: { requireZeroDataRetention: true } } });
     const read = async () => (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', name: 'zdr' })) as PolicyObject;
@@ -141,16 +160,36 @@ describe('operator against a real kube-apiserver', () => {
       const p = await read();
       return p.status?.observedGeneration === 1 ? p.status : undefined;
     }, 'policy status');
-    expect(first.conditions).toEqual([expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted', observedGeneration: 1 })]);
+    expect(first.conditions).toEqual([
+      expect.objectContaining({ type: 'Ready', status: 'True', reason: 'Ready', observedGeneration: 1 }),
+      expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted', observedGeneration: 1 }),
+    ]);
     // No ConfigMap for a namespace without routes.
     await expect(core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'policy-only' })).rejects.toMatchObject({ code: 404 });
 
     await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'policy-only', plural: 'llmpolicies', name: 'zdr', body: { spec: { allowedProviders: ['mistral'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     await eventually(async () => {
       const p = await read();
-      return p.status?.observedGeneration === 2 && p.status.conditions?.[0]?.observedGeneration === 2 ? true : undefined;
+      return p.status?.observedGeneration === 2 && p.status.conditions?.every((c) => c.observedGeneration === 2) ? true : undefined;
     }, 'policy observedGeneration 2');
     expect(await eventsAbout('policy-only', 'LLMPolicy', 'zdr')).toEqual([]); // valid all along: nothing to report
+  }, 60_000);
+
+  test('kubectl get shows READY and REASON of a route and a policy (the printer columns, as the apiserver serves them)', async () => {
+    await namespace('columns');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'columns', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'ok' }, spec: { allowedRegions: ['eu-west'] } } });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'columns', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    for (const [plural, name] of [['llmpolicies', 'ok'], ['llmroutes', 'chat']] as const) {
+      const row = await eventually(async () => {
+        const { row: r } = await table('columns', plural, name);
+        return r.Ready === 'True' && r.Observed === 1 ? r : undefined;
+      }, `${plural}/${name} Ready in kubectl get`);
+      expect(row).toMatchObject({ Ready: 'True', Reason: 'Ready' });
+      expect(String(row.Message)).not.toBe('');
+      const t = await table('columns', plural, name);
+      expect(t.columns.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(expect.arrayContaining(['Name', 'Ready', 'Reason', 'Age']));
+      expect(t.columns.filter((c) => c.priority > 0).map((c) => c.name)).toEqual(['Message', 'Observed']);
+    }
   }, 60_000);
 
   test('a route deleted and recreated under its name gets its own status; a status meant for the old one cannot land on it', async () => {

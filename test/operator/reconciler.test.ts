@@ -42,14 +42,16 @@ function harness(routes: object[], policies: object[], patchError?: () => unknow
 }
 
 const accepted = (s: Record<string, unknown>) => (s as unknown as LLMPolicyStatus).conditions.find((c) => c.type === 'Accepted');
+const ready = (s: Record<string, unknown>) => (s as unknown as LLMPolicyStatus).conditions.find((c) => c.type === 'Ready');
 
 describe('reconcileNamespace', () => {
-  test('a policy gets observedGeneration and an Accepted condition, written once', async () => {
+  test('a policy gets observedGeneration and Ready and Accepted conditions, written once', async () => {
     const h = harness([route('chat', [mistral])], [policy('residency', { allowedRegions: ['eu-west'] }, 3)]);
     expect(await h.reconcile()).toMatchObject({ applied: true, statusUpdates: 2 });
     const written = h.written.find((w) => w.target.kind === 'LLMPolicy')!;
     expect(written.target).toEqual({ kind: 'LLMPolicy', namespace: 'ns', name: 'residency', uid: 'uid-residency' });
     expect(written.status.observedGeneration).toBe(3);
+    expect(ready(written.status)).toMatchObject({ status: 'True', reason: 'Ready', observedGeneration: 3 });
     expect(accepted(written.status)).toMatchObject({ status: 'True', reason: 'Accepted', observedGeneration: 3 });
     // Reconciled again with the same objects (the informer cache not caught up): nothing rewritten.
     expect(await h.reconcile()).toMatchObject({ statusUpdates: 0 });
@@ -63,6 +65,7 @@ describe('reconcileNamespace', () => {
     const byName = new Map(h.written.map((w) => [w.target.name, w.status]));
     expect(accepted(byName.get('residency')!)).toMatchObject({ status: 'False', reason: 'InvalidPolicy' });
     expect(accepted(byName.get('residency')!)!.message).toContain('allowedRegionz');
+    expect(ready(byName.get('residency')!)).toMatchObject({ status: 'False', reason: 'InvalidPolicy' });
     expect(accepted(byName.get('zdr')!)).toMatchObject({ status: 'True', reason: 'Accepted' });
     expect(accepted(byName.get('zdr')!)!.message).toContain('LLMPolicy residency in this namespace is invalid');
     expect(h.sent.map((e) => `${e.regarding.kind} ${e.regarding.name} ${e.reason}`).sort()).toEqual([
@@ -116,6 +119,22 @@ describe('reconcileNamespace', () => {
     failure = undefined;
     expect(await h.reconcile()).toMatchObject({ applied: true });
     expect(readyOf(h.written.at(-1)!)).toMatchObject({ status: 'True', reason: 'Ready' });
+  });
+
+  test('a ConfigMap the API server refuses: the valid policies it carries are Accepted but not Ready (ConfigMapRefused) until it is applied', async () => {
+    const tooLong = Object.assign(new Error('HTTP-Code: 422'), { code: 422, body: JSON.stringify({ kind: 'Status', message: 'Too long: must have at most 1048576 bytes' }) });
+    let failure: unknown = tooLong;
+    const h = harness([route('chat', [mistral])], [policy('residency', { allowedRegions: ['eu-west'] })], () => failure);
+    const policyWrites = () => h.written.filter((w) => w.target.kind === 'LLMPolicy');
+
+    await expect(h.reconcile()).rejects.toBe(tooLong);
+    expect(accepted(policyWrites().at(-1)!.status)).toMatchObject({ status: 'True', reason: 'Accepted' });
+    expect(ready(policyWrites().at(-1)!.status)).toMatchObject({ status: 'False', reason: 'ConfigMapRefused' });
+    expect(ready(policyWrites().at(-1)!.status)!.message).toContain('Too long: must have at most 1048576 bytes');
+
+    failure = undefined;
+    await h.reconcile();
+    expect(ready(policyWrites().at(-1)!.status)).toMatchObject({ status: 'True', reason: 'Ready' });
   });
 });
 
