@@ -175,6 +175,27 @@ describe('operator against a real kube-apiserver', () => {
     expect(await eventsAbout('policy-only', 'LLMPolicy', 'zdr')).toEqual([]); // valid all along: nothing to report
   }, 60_000);
 
+  test('a misspelt policy field is kept, not pruned: the policy is invalid and the namespace admits nothing', async () => {
+    await namespace('typo');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'typo', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    // Without strict field validation (the API server's default for clients that do not ask): pruned, this
+    // would leave a policy that requires nothing in force.
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'typo', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'zdr' }, spec: { requireZeroDatRetention: true } } });
+    const stored = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'typo', plural: 'llmpolicies', name: 'zdr' })) as { spec: Record<string, unknown> };
+    expect(stored.spec).toMatchObject({ requireZeroDatRetention: true });
+    const status = await eventually(async () => {
+      const p = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'typo', plural: 'llmpolicies', name: 'zdr' })) as PolicyObject;
+      return p.status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'InvalidPolicy' ? p.status : undefined;
+    }, 'the policy marked invalid');
+    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidPolicy' });
+    const config = await eventually(async () => {
+      const cm = await core.readNamespacedConfigMap({ name: 'llmroute-config', namespace: 'typo' }).catch(() => undefined);
+      const text = cm?.data?.['config.yaml'];
+      return text !== undefined && !text.includes('mistral-large') ? text : undefined;
+    }, 'a ConfigMap that admits no backend');
+    expect(config).not.toContain('mistral');
+  }, 60_000);
+
   test('kubectl get shows READY and REASON of a route and a policy (the printer columns, as the apiserver serves them)', async () => {
     await namespace('columns');
     await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'columns', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'ok' }, spec: { allowedRegions: ['eu-west'] } } });
