@@ -14,6 +14,15 @@ afterEach(async () => {
   server = elector = undefined;
 });
 
+/** Polls every 5 ms (leadership changes are timed to the lease), for at most 8 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 8000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('leader election', () => {
   test('a renewal that hangs past the renew deadline ends leadership, and its late success does not restore it', async () => {
     let lease: Record<string, unknown> | undefined;
@@ -43,13 +52,6 @@ describe('leader election', () => {
       onStartedLeading: () => changes.push('started'),
       onStoppedLeading: () => changes.push('stopped'),
     });
-    const until = async (condition: () => boolean) => {
-      const deadline = Date.now() + 5000;
-      while (!condition()) {
-        if (Date.now() > deadline) throw new Error('condition not reached in time');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     await until(() => elector!.isLeader());
     hang = true;
     await until(() => !elector!.isLeader()); // within the renew deadline (1 s), not never
@@ -78,13 +80,6 @@ describe('leader election', () => {
     // Renew deadline 2 s; renewals every 1.5 s. Counted from the hung attempt, leadership would end
     // about 3.5 s after the last renewal, past the 3 s after which a standby may take the lease.
     elector = startLeaderElection({ kubeConfig: await kubeConfigFor(server), namespace: 'llmroute-system', name: 'llmroute-operator', identity: 'a', leaseMs: 3000, renewMs: 1500, onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
-    const until = async (condition: () => boolean) => {
-      const deadline = Date.now() + 8000;
-      while (!condition()) {
-        if (Date.now() > deadline) throw new Error('condition not reached in time');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
     await until(() => elector!.isLeader());
     hang = true;
     await until(() => !elector!.isLeader());
