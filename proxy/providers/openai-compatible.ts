@@ -18,10 +18,18 @@ export interface OpenAICompatibleSpec<Options> {
   auth?(apiKey: string | undefined): Record<string, string>;
   /** Other headers every request to this backend carries, from its options (OpenAI's project...). */
   headers?(target: BackendTarget<Options>): Record<string, string>;
-  /** Last adjustments of the outgoing body (e.g. Mistral's tool-call id format). */
+  /**
+   * Last adjustments of the outgoing body (e.g. Mistral's tool-call id format and field names). May
+   * throw UnsupportedRequestError for a field the provider refuses: the next backend is then tried.
+   */
   adjustRequest?(body: Record<string, unknown>): void;
-  /** Whether the upstream accepts `stream_options.include_usage` (most do). */
-  streamUsage?: boolean;
+  /**
+   * Whether the upstream accepts `stream_options.include_usage` (most do; default true). Without it the
+   * proxy does not ask for usage, and drops a client's `stream_options` rather than have the request refused.
+   */
+  streamUsage?: boolean | ((target: BackendTarget<Options>) => boolean);
+  /** The provider's own `finish_reason` values, as OpenAI's (Mistral's `model_length` is `length`). */
+  finishReasons?: Readonly<Record<string, string>>;
   /** The provider's other endpoints follow OpenAI's paths under the base URL (default true). */
   nativeEndpoints?: boolean;
   /**
@@ -51,6 +59,7 @@ function withoutReasoningContent(messages: ChatMessage[], keep: (message: ChatMe
 export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): ProviderAdapter<Options> {
   const url = spec.url ?? ((target, endpoint) => `${target.baseURL}/${endpoint}`);
   const auth = spec.auth ?? bearer;
+  const streamUsage = (target: BackendTarget<Options>): boolean => (typeof spec.streamUsage === 'function' ? spec.streamUsage(target) : spec.streamUsage !== false);
   const backendHeaders = (target: BackendTarget<Options>): Record<string, string> => (spec.headers ? { ...spec.headers(target), ...auth(target.apiKey) } : auth(target.apiKey));
   return {
     name: spec.name,
@@ -61,11 +70,11 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     buildChatRequest(request, target): UpstreamRequest {
       const body = withModel(target, request);
       body.messages = withoutReasoningContent(request.messages, spec.keepReasoningContent ?? (() => false));
-      if (request.stream && spec.streamUsage !== false) {
+      if (request.stream && streamUsage(target)) {
         // Ask for usage even when the client did not: telemetry and cost need it. The translator
         // hides the extra usage-only chunk from clients that did not ask.
         body.stream_options = { ...(request.stream_options ?? {}), include_usage: true };
-      }
+      } else delete body.stream_options;
       spec.adjustRequest?.(body);
       return {
         method: 'POST',
@@ -76,11 +85,11 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     },
 
     parseChatResponse(body, _target, _clientModel): ChatCompletion {
-      return body as ChatCompletion;
+      return spec.finishReasons ? withOpenAIFinishReasons(body as ChatCompletion, spec.finishReasons) : (body as ChatCompletion);
     },
 
     createStreamTranslator(_target, options): StreamTranslator {
-      return new OpenAIStreamPassThrough(options);
+      return new OpenAIStreamPassThrough(options, spec.finishReasons);
     },
 
     buildEmbeddingsRequest(request, target): UpstreamRequest {
@@ -128,9 +137,11 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   private readonly finishReasons = new Map<number, string>();
   private responseModel: string | undefined;
   private readonly options: StreamOptions;
+  private readonly finishReasonMap: Readonly<Record<string, string>> | undefined;
 
-  constructor(options: StreamOptions) {
+  constructor(options: StreamOptions, finishReasonMap?: Readonly<Record<string, string>>) {
     this.options = options;
+    this.finishReasonMap = finishReasonMap;
   }
 
   push(event: SseEvent): StreamOutput[] {
@@ -167,13 +178,21 @@ class OpenAIStreamPassThrough implements StreamTranslator {
       return [{ kind: 'error', error: malformed('the upstream sent a chunk whose choices are not objects') }];
     }
     if (typeof chunk.model === 'string') this.responseModel = chunk.model;
+    let rewritten = false;
     for (const choice of choices) {
-      const reason: unknown = choice.finish_reason; // upstream input: checked, not trusted to the type
+      let reason: unknown = choice.finish_reason; // upstream input: checked, not trusted to the type
       if (typeof reason !== 'string' || reason === '') continue;
+      const openAIReason = this.finishReasonMap?.[reason];
+      if (openAIReason !== undefined && Object.hasOwn(this.finishReasonMap!, reason)) {
+        choice.finish_reason = openAIReason as typeof choice.finish_reason;
+        reason = openAIReason;
+        rewritten = true;
+      }
       this.sawFinishReason = true;
-      this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, reason);
+      this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, reason as string);
     }
-    return [{ kind: 'chunk', json: data }];
+    // Chunks go out as received, unless a finish reason had to be put in OpenAI's terms.
+    return [{ kind: 'chunk', json: rewritten ? JSON.stringify(chunk) : data }];
   }
 
   end(): StreamOutput[] {
@@ -191,6 +210,14 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   summary(): StreamSummary {
     return { finishReasons: [...this.finishReasons.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r), ...(this.responseModel ? { responseModel: this.responseModel } : {}) };
   }
+}
+
+/** The completion with its choices' provider-specific finish reasons in OpenAI's terms (a copy only when one changes). */
+function withOpenAIFinishReasons(completion: ChatCompletion, map: Readonly<Record<string, string>>): ChatCompletion {
+  const choices = Array.isArray(completion?.choices) ? completion.choices : [];
+  const mapped = (reason: unknown): string | undefined => (typeof reason === 'string' && Object.hasOwn(map, reason) ? map[reason] : undefined);
+  if (!choices.some((c) => mapped(c?.finish_reason) !== undefined)) return completion;
+  return { ...completion, choices: choices.map((c) => (mapped(c?.finish_reason) === undefined ? c : { ...c, finish_reason: mapped(c.finish_reason) as typeof c.finish_reason })) };
 }
 
 function malformed(message: string): UpstreamError {

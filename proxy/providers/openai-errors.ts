@@ -131,17 +131,19 @@ function typeForStatus(status: number): string {
   return 'invalid_request_error';
 }
 
-/** Reads `{error:{message,type,param,code}}` or the flat `{object:"error",message}` of Mistral/old vLLM. */
+/** Reads `{error:{message,type,param,code}}`, the flat `{object:"error",message}` of Mistral/old vLLM, or FastAPI's `{detail:[...]}`. */
 export function classifyOpenAIStyleError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError {
   let message = `upstream returned HTTP ${status}`;
   let type = typeForStatus(status);
   let code: string | null = null;
   let param: string | null = null;
   try {
-    const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; type?: unknown; code?: unknown };
+    const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; type?: unknown; code?: unknown; detail?: unknown };
     const err = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as Record<string, unknown>;
+    const detail = validationDetail(parsed.detail ?? (err.message as { detail?: unknown } | null | undefined)?.detail);
     if (typeof err.message === 'string' && err.message) message = sanitizeUpstreamMessage(err.message);
     else if (typeof parsed.error === 'string' && parsed.error) message = sanitizeUpstreamMessage(parsed.error);
+    else if (detail) message = sanitizeUpstreamMessage(detail);
     if (typeof err.type === 'string') type = sanitizeField(err.type);
     if (typeof err.code === 'string') code = err.code;
     else if (typeof err.code === 'number') code = String(err.code);
@@ -149,13 +151,29 @@ export function classifyOpenAIStyleError(status: number, headers: UpstreamHeader
   } catch {
     /* not JSON: keep the generic message; never echo arbitrary upstream bodies */
   }
-  const quota = code !== null && NOT_RETRYABLE_CODES.has(code);
+  const quota = status === 402 || (code !== null && NOT_RETRYABLE_CODES.has(code));
   if (code !== null) code = sanitizeField(code);
+  else if (status === 402) code = 'insufficient_quota'; // DeepSeek's insufficient balance
   const retryable = isRetryableStatus(status) && !quota;
-  const result: UpstreamError = { status, retryable, reason: quota ? 'quota_exceeded' : reasonForStatus(status), body: { error: { message, type, param, code } } };
+  // A 422 is a request the provider's validation refused (Mistral, DeepSeek, vLLM: FastAPI's
+  // `detail` list): to an OpenAI client that is a 400, as OpenAI answers it.
+  const shownStatus = status === 422 ? 400 : status;
+  if (status === 422) type = 'invalid_request_error';
+  const result: UpstreamError = { status: shownStatus, retryable, reason: quota ? 'quota_exceeded' : reasonForStatus(shownStatus), body: { error: { message, type, param, code } } };
   const wait = retryAfterMs(headers);
   if (wait !== undefined) result.retryAfterMs = wait;
   return result;
+}
+
+/** FastAPI/pydantic validation errors (`detail: [{loc, msg}]`) as one line: `body.stream_options: Extra inputs are not permitted`. */
+function validationDetail(detail: unknown): string | undefined {
+  if (!Array.isArray(detail)) return typeof detail === 'string' && detail ? detail : undefined;
+  const lines = detail.slice(0, 5).flatMap((d: { loc?: unknown; msg?: unknown } | null) => {
+    if (typeof d?.msg !== 'string') return [];
+    const loc = Array.isArray(d.loc) ? d.loc.filter((p) => typeof p === 'string' || typeof p === 'number').join('.') : '';
+    return [loc ? `${loc}: ${d.msg}` : d.msg];
+  });
+  return lines.length > 0 ? lines.join('; ') : undefined;
 }
 
 /** An `error` object received inside a stream, as the error the client's stream ends with. */

@@ -1,5 +1,6 @@
 // The OpenAI-dialect providers, as data over the shared base (openai-compatible.ts).
 import { nodeCrypto } from '../io/builtins.ts';
+import { UnsupportedRequestError } from './adapter.ts';
 import * as z from '../config/zod.ts';
 import type { ChatMessage } from '../openai/types.ts';
 import { noOptions, openAICompatible } from './openai-compatible.ts';
@@ -48,6 +49,8 @@ export const azureOpenAIAdapter = openAICompatible({
     `${t.baseURL}/openai/deployments/${encodeURIComponent(t.options.deployment ?? t.config.model)}/${endpoint}?api-version=${encodeURIComponent(t.options.apiVersion)}`,
   auth: (apiKey): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}),
   nativeEndpoints: false, // per-deployment URLs: other endpoints do not sit under one base URL
+  // Older api-versions refuse `stream_options` (400); 2024-09-01-preview and later accept it.
+  streamUsage: (t) => t.options.apiVersion >= '2024-09-01',
 });
 
 /** Mistral accepts only 9-character alphanumeric tool-call ids; map others deterministically. */
@@ -56,12 +59,40 @@ export function mistralToolCallId(id: string): string {
   return nodeCrypto().createHash('sha256').update(id).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 9).padEnd(9, '0');
 }
 
+/**
+ * OpenAI request fields Mistral's API refuses (422 extra_forbidden) that have no Mistral form: the
+ * answer would lack what they ask for, so the backend is skipped (another may carry the request).
+ */
+const MISTRAL_UNSUPPORTED = ['logprobs', 'top_logprobs', 'logit_bias', 'reasoning_effort', 'modalities', 'audio', 'web_search_options'];
+/** OpenAI request fields Mistral refuses that only inform OpenAI's own bookkeeping: left out. */
+const MISTRAL_DROPPED = ['user', 'store', 'metadata', 'service_tier', 'prompt_cache_key', 'safety_identifier'];
+
 export const mistralAdapter = openAICompatible({
   name: 'mistral',
   telemetryName: 'mistral_ai',
   defaultBaseURL: 'https://api.mistral.ai/v1',
   optionsSchema: noOptions,
+  // Mistral refuses stream_options (422); its streams carry usage in their last chunk anyway.
+  streamUsage: false,
+  // The context window was reached: OpenAI says `length` for it.
+  finishReasons: { model_length: 'length' },
   adjustRequest(body) {
+    for (const field of MISTRAL_UNSUPPORTED) {
+      if (body[field] !== undefined && body[field] !== null && body[field] !== false) {
+        throw new UnsupportedRequestError(`${field} is not supported by mistral backends`, 'unsupported_parameter', field);
+      }
+      delete body[field];
+    }
+    for (const field of MISTRAL_DROPPED) delete body[field];
+    // Mistral's names for two OpenAI fields.
+    if (body.seed !== undefined) {
+      body.random_seed = body.seed;
+      delete body.seed;
+    }
+    if (body.max_completion_tokens !== undefined) {
+      body.max_tokens ??= body.max_completion_tokens;
+      delete body.max_completion_tokens;
+    }
     mapMessages(body, (m) => {
       if (m.tool_calls) return { ...m, tool_calls: m.tool_calls.map((c) => ({ ...c, id: mistralToolCallId(c.id) })) };
       if (m.role === 'tool' && typeof m.tool_call_id === 'string') return { ...m, tool_call_id: mistralToolCallId(m.tool_call_id) };

@@ -53,6 +53,38 @@ describe('OpenAI-family provider quirks', () => {
     }
   });
 
+  test("mistral gets its own field names, no stream_options (it refuses them: 422) and none of OpenAI's bookkeeping fields", async () => {
+    const client = await via({ provider: 'mistral', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
+    const stream = await client.chat.completions.create({
+      model: 'chat', stream: true, stream_options: { include_usage: true }, seed: 7, max_completion_tokens: 50, user: 'u1', store: false, metadata: { team: 'a' },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    for await (const _chunk of stream);
+    const sent = fake.requests[0]!.body;
+    expect(sent).toMatchObject({ random_seed: 7, max_tokens: 50, stream: true });
+    for (const field of ['stream_options', 'seed', 'max_completion_tokens', 'user', 'store', 'metadata']) expect(sent).not.toHaveProperty(field);
+  });
+
+  test('mistral: a field it cannot honour (logprobs) is refused before any call; model_length comes back as length', async () => {
+    const client = await via({ provider: 'mistral', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
+    const error = (await client.chat.completions.create({ model: 'chat', logprobs: true, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('unsupported_parameter');
+    expect(fake.requests).toHaveLength(0);
+    fake.queue({ body: { id: 'cmpl-m', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'cut' }, finish_reason: 'model_length' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } } });
+    const completion = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(completion.choices[0]!.finish_reason).toBe('length');
+  });
+
+  test.each([
+    ['2024-02-01', false],
+    ['2024-10-21', true],
+  ])('azure-openai api-version %s: stream_options sent = %s (older versions refuse it)', async (apiVersion, sent) => {
+    const client = await via({ provider: 'azure-openai', model: 'gpt-4o', credentials: { kind: 'none' }, options: { apiVersion, deployment: 'd' } });
+    for await (const _chunk of await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    expect('stream_options' in fake.requests[0]!.body).toBe(sent);
+  });
+
   test('mistral gets 9-character alphanumeric tool-call ids, consistent between the call and its result', async () => {
     const client = await via({ provider: 'mistral', baseURL: `${fake.url}/v1`, credentials: { kind: 'none' } });
     await client.chat.completions.create({ model: 'chat', messages: toolTurn });

@@ -8,7 +8,7 @@ import { classifyAnthropicError } from '#proxy/providers/anthropic/errors.ts';
 import { classifyGeminiError } from '#proxy/providers/gemini/errors.ts';
 import { retryAfterMs, classifyOpenAIStyleError } from '#proxy/providers/openai-errors.ts';
 import { mistralToolCallId } from '#proxy/providers/openai-family.ts';
-import { openaiAdapter } from '#proxy/providers/openai-family.ts';
+import { mistralAdapter, openaiAdapter } from '#proxy/providers/openai-family.ts';
 import type { BackendTarget } from '#proxy/providers/adapter.ts';
 
 describe('full-jitter backoff', () => {
@@ -114,11 +114,29 @@ describe('refusals about the backend, not the request (failed over, never retrie
     ['gemini FAILED_PRECONDITION (billing, region)', classifyGeminiError(400, {}, gemini(400, 'FAILED_PRECONDITION')), true],
     ['openai 400', classifyOpenAIStyleError(400, {}, '{"error":{"message":"bad tools","param":"tools"}}'), false],
     ['openai 422', classifyOpenAIStyleError(422, {}, '{"error":{"message":"bad"}}'), false],
+    ['mistral 422 validation', classifyOpenAIStyleError(422, {}, '{"detail":[{"loc":["body","seed"],"msg":"Extra inputs are not permitted"}]}'), false],
     ['anthropic invalid_request_error', classifyAnthropicError(400, {}, anthropic('invalid_request_error')), false],
     ['gemini INVALID_ARGUMENT', classifyGeminiError(400, {}, gemini(400, 'INVALID_ARGUMENT')), false],
   ])('%s: refused by the backend = %s', (_name, error, expected) => {
     expect(error.retryable).toBe(false);
     expect(refusedByBackend(error)).toBe(expected);
+  });
+});
+
+describe('validation errors of OpenAI-dialect providers', () => {
+  test.each([
+    ['FastAPI detail (vLLM, DeepSeek)', '{"detail":[{"type":"extra_forbidden","loc":["body","seed"],"msg":"Extra inputs are not permitted"}]}'],
+    ["Mistral's flat error with a detail message", '{"object":"error","message":{"detail":[{"type":"extra_forbidden","loc":["body","seed"],"msg":"Extra inputs are not permitted"}]},"type":"invalid_request_error","param":null,"code":null}'],
+  ])('a 422 with %s is a 400 that says which field was refused', (_name, body) => {
+    const error = classifyOpenAIStyleError(422, {}, body);
+    expect(error.status).toBe(400);
+    expect(error.body.error).toMatchObject({ type: 'invalid_request_error', message: 'body.seed: Extra inputs are not permitted' });
+  });
+
+  test("DeepSeek's 402 (insufficient balance) is insufficient_quota, not retried", () => {
+    const error = classifyOpenAIStyleError(402, {}, '{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}');
+    expect(error).toMatchObject({ status: 402, retryable: false, reason: 'quota_exceeded' });
+    expect(classifyOpenAIStyleError(402, {}, '{"error":{"message":"Insufficient Balance"}}').body.error.code).toBe('insufficient_quota');
   });
 });
 
@@ -158,6 +176,19 @@ describe('OpenAI-dialect stream pass-through', () => {
     const finished = openaiAdapter.createStreamTranslator(target, { clientWantsUsage: false, clientModel: 'chat' });
     finished.push({ data: last });
     expect(finished.end()).toEqual([{ kind: 'done' }]);
+  });
+
+  test("a provider's own finish reason is put in OpenAI's terms (Mistral's model_length is length); other chunks stay byte for byte", () => {
+    const t = mistralAdapter.createStreamTranslator(target as never, { clientWantsUsage: false, clientModel: 'chat' });
+    const [first] = t.push({ data: content });
+    expect(first).toEqual({ kind: 'chunk', json: content });
+    const [out] = t.push({ data: chunk([{ index: 0, delta: {}, finish_reason: 'model_length' }]) });
+    expect(JSON.parse((out as { json: string }).json).choices[0].finish_reason).toBe('length');
+    expect(t.summary().finishReasons).toEqual(['length']);
+    // A reason named like an Object.prototype member is not looked up there.
+    const odd = mistralAdapter.createStreamTranslator(target as never, { clientWantsUsage: false, clientModel: 'chat' });
+    const oddChunk = chunk([{ index: 0, delta: {}, finish_reason: 'toString' }]);
+    expect(odd.push({ data: oddChunk })).toEqual([{ kind: 'chunk', json: oddChunk }]);
   });
 
   test('an error payload ends the stream with that error', () => {
