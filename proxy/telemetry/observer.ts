@@ -98,8 +98,9 @@ export function createObserver(options: ObserverOptions): Telemetry {
             observeLatency(metrics.operationDuration, errorType ? { ...durationLabels, error_type: errorType } : durationLabels, (now() - attemptStarted) / 1000, exemplar);
             if (result.partial) partial = true;
             if (!result.usage) {
-              // An answer (whole or cut) was served, so tokens were spent that no count will show.
-              if (result.status === 200) metrics.usageUnknown.inc({ ...labels, model: a.backend.model });
+              // A completion or embedding (whole or cut) was served: tokens were spent that no count will
+              // show. Forwarded endpoints (moderations, audio...) are opaque: usage is not read there.
+              if (result.status === 200 && info.operation !== 'passthrough') metrics.usageUnknown.inc({ ...labels, model: a.backend.model });
               return {};
             }
             usage = result.usage;

@@ -130,6 +130,9 @@ describe('telemetry', () => {
     const text = await scrape();
     expect(text).toContain('llmroute_usage_unknown_total{route="ns/openai",backend="oa",provider="openai",model="gpt-4o-mini"} 1');
     expect(text).not.toContain('llmroute_tokens_total{route="ns/openai"');
+    // A forwarded endpoint's answer is opaque (no usage is read there): not counted.
+    await proxy.client.moderations.create({ model: 'mini', input: 'hi' });
+    expect(await scrape()).toContain('llmroute_usage_unknown_total{route="ns/openai",backend="oa",provider="openai",model="gpt-4o-mini"} 1');
   });
 
   test('an unknown price is reported as unknown: no cost header, null in the log, counted as unpriced', async () => {
