@@ -5,7 +5,15 @@ import type { BackendConfig, PolicyConfig } from '../config/schema.ts';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'DeniedByPolicy'; message: string };
 
-type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'> & { options?: Readonly<Record<string, unknown>> | undefined };
+type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'> & { baseURL?: string | undefined; options?: Readonly<Record<string, unknown>> | undefined };
+
+/** Hosts of Azure OpenAI / AI Foundry endpoints, whatever provider a backend names. */
+const AZURE_OPENAI_HOST = /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
+
+function hostOf(baseURL: string | undefined): string | undefined {
+  if (baseURL === undefined || !URL.canParse(baseURL)) return undefined;
+  return new URL(baseURL).hostname;
+}
 
 /** Where a backend really processes data, when its config says more than its declared `region`. */
 export interface ProcessingRegion {
@@ -20,13 +28,20 @@ export interface ProcessingRegion {
  * B15); undefined when `region` is the whole truth. Vertex AI processes where its `location` says (the
  * `global` location anywhere, `us`/`eu` across a multi-region). An Azure OpenAI deployment's type
  * decides: Standard in its region, Data Zone anywhere in its zone, Global anywhere; as Azure's portal
- * now creates Global ones by default, an undeclared type cannot be trusted to stay in `region`.
+ * now creates Global ones by default, an undeclared type cannot be trusted to stay in `region` (nor
+ * can an Azure endpoint configured under another provider, which has no deploymentType to declare).
+ * The Gemini Developer API (no `options.vertex`) offers no regional processing at all.
  */
 export function processingRegion(backend: BackendFacts): ProcessingRegion | undefined {
   if (backend.provider === 'gemini') {
     const location = (backend.options?.vertex as { location?: unknown } | undefined)?.location;
+    if (location === undefined) return backend.region === 'global' ? undefined : { region: 'global', why: 'the Gemini Developer API (without options.vertex) processes data in any region' };
     if (typeof location !== 'string' || location === backend.region) return undefined;
     return { region: location, why: location === 'global' ? 'Vertex AI location global processes data in any region' : `Vertex AI location ${location} is where data is processed` };
+  }
+  const host = backend.provider === 'azure-openai' ? undefined : hostOf(backend.baseURL);
+  if (host !== undefined && AZURE_OPENAI_HOST.test(host)) {
+    return { region: undefined, why: `${host} is an Azure OpenAI endpoint, which may be a Global or Data Zone deployment: use provider azure-openai and declare options.deploymentType` };
   }
   if (backend.provider === 'azure-openai') {
     const type = backend.options?.deploymentType;

@@ -77,3 +77,23 @@ describe('Azure OpenAI deployment types', () => {
     }
   });
 });
+
+describe('endpoints with no regional processing', () => {
+  const backendOf = (extra: Record<string, unknown>) => ({ name: 'b', model: 'm', region: 'swedencentral', credentials: { env: 'KEY' }, ...extra });
+  const admittedUnder = (allowedRegions: string[], backend: Record<string, unknown>) =>
+    compile([{ ...route, spec: { models: ['chat'], backends: [backend] } }], [policy(allowedRegions)]).routes[0]!.backends[0]!;
+
+  test('the Gemini Developer API (no vertex) is global whatever region it declares', () => {
+    const gemini = backendOf({ provider: 'gemini', model: 'gemini-2.5-flash', region: 'europe-west4' });
+    expect(admittedUnder(['europe-west4'], gemini)).toMatchObject({ admitted: false, message: expect.stringContaining('the Gemini Developer API (without options.vertex) processes data in any region') });
+    expect(admittedUnder(['europe-west4', 'global'], gemini).admitted).toBe(true);
+  });
+
+  test.each(['https://shop.openai.azure.com/openai/v1', 'https://shop.cognitiveservices.azure.com/openai/v1', 'https://shop.services.ai.azure.com/openai/v1'])(
+    'an Azure OpenAI endpoint configured as openai-compatible (%s) cannot pass a region policy',
+    (baseURL) => {
+      const backend = backendOf({ provider: 'openai-compatible', baseURL });
+      expect(admittedUnder(['swedencentral'], backend)).toMatchObject({ admitted: false, message: expect.stringContaining('use provider azure-openai and declare options.deploymentType') });
+    },
+  );
+});
