@@ -10,7 +10,7 @@ import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptOutcome, AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
 import { requestDeadlineMs } from '../routing/dispatch.ts';
 import { armConnectTimeout } from '../upstream/pools.ts';
 import { readJsonBody } from './body.ts';
@@ -31,7 +31,7 @@ export function passthroughHandler(ctx: HandlerContext) {
   const keys = new WeakMap<IncomingMessage, string | undefined>();
   /** Connect timeout of each forwarded request (its backend's), applied when its socket connects. */
   const connectTimeouts = new WeakMap<IncomingMessage, number>();
-  /** Idle timeout of each forwarded request's answer (its backend's). */
+  /** Idle timeout of each forwarded request's answer: its backend's, when set explicitly. */
   const idleTimeouts = new WeakMap<IncomingMessage, number>();
   /** Backend name of each forwarded request, for the errors that name it. */
   const backendNames = new WeakMap<IncomingMessage, string>();
@@ -47,7 +47,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
       armConnectTimeout(proxyReq, connectTimeouts.get(req) ?? DEFAULT_CONNECT_TIMEOUT_MS);
     });
-    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), backendNames.get(req) ?? 'backend', idleTimeouts.get(req) ?? DEFAULT_IDLE_TIMEOUT_MS, (failure) => failures.set(req, failure)));
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), backendNames.get(req) ?? 'backend', idleTimeouts.get(req), (failure) => failures.set(req, failure)));
     return proxy;
   }));
 
@@ -88,7 +88,9 @@ export function passthroughHandler(ctx: HandlerContext) {
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
       keys.set(req, backendTarget.apiKey);
       backendNames.set(req, backend.config.name);
-      idleTimeouts.set(req, backend.config.timeouts.idleMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+      // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
+      // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
+      if (backend.config.timeouts.idleMs !== undefined) idleTimeouts.set(req, backend.config.timeouts.idleMs);
       connectTimeouts.set(req, backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 

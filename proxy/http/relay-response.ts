@@ -17,11 +17,11 @@ export type RelayFailure = 'upstream_stream_error' | 'upstream_timeout' | 'upstr
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
- * `idleMs`: the longest silence of the upstream once its answer has started (a stalled stream is cut;
- * a client reading slowly is not the upstream's silence). `onFailure`: told when the client did not
+ * `idleMs`: the longest silence of the upstream once its answer has started, if any (a stalled stream
+ * is cut; a client reading slowly is not the upstream's silence). `onFailure`: told when the client did not
  * get the upstream's answer whole (see RelayFailure).
  */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, idleMs: number, onFailure?: (failure: RelayFailure) => void): void {
+export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, idleMs: number | undefined, onFailure?: (failure: RelayFailure) => void): void {
   const status = upstream.statusCode ?? 502;
   if (status >= 300 && status < 400) {
     upstream.destroy();
@@ -47,12 +47,12 @@ export function relayResponse(upstream: IncomingMessage, res: ServerResponse, ap
     res.once('close', () => {
       if (!res.writableFinished) cause ??= 'client';
     });
-    const idle = setTimeout(function silent() {
-      if (res.writableNeedDrain) return void idle.refresh(); // the client's slowness, not the upstream's
+    const idle = idleMs === undefined ? undefined : setTimeout(function silent() {
+      if (res.writableNeedDrain) return void idle!.refresh(); // the client's slowness, not the upstream's
       cause ??= 'idle';
       upstream.destroy();
     }, idleMs);
-    upstream.on('data', () => idle.refresh());
+    if (idle) upstream.on('data', () => idle.refresh());
     pipeline(upstream, res, (err) => {
       clearTimeout(idle);
       if (err && cause === 'upstream') onFailure?.('upstream_stream_error');
