@@ -30,7 +30,8 @@ export interface HandlerContext {
 export function refusedAsOverloaded(ctx: HandlerContext, res: ServerResponse, telemetry: RequestTelemetry): boolean {
   if (ctx.inFlight === undefined || ctx.maxInFlight === undefined || ctx.inFlight.size < ctx.maxInFlight) return false;
   telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
-  sendError(res, 503, new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${ctx.maxInFlight} requests at once; retry shortly`).toBody(), 1000);
+  const error = new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${ctx.maxInFlight} requests at once; retry shortly`);
+  sendError(res, 503, error.toBody(), 1000, error.retryAdvised);
   return true;
 }
 
@@ -97,7 +98,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
     } catch (err) {
       const error = asProxyError(err);
       errorCode = error.code;
-      sendError(res, error.status, error.toBody());
+      sendError(res, error.status, error.toBody(), undefined, error.retryAdvised);
     } finally {
       telemetry.end({ status: clientLeft(client.signal) ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
       ctx.inFlight?.delete(client);

@@ -2,8 +2,16 @@
 import type { ServerResponse } from 'node:http';
 import type { OpenAIErrorBody } from '../openai/types.ts';
 
+/**
+ * Refusals of the sidecar itself, before any upstream attempt: the client's SDK should retry them
+ * (after Retry-After when given), as nothing has been retried for it.
+ */
+const RETRY_ADVISED = new Set(['overloaded', 'config_not_loaded', 'proxy_shutting_down']);
+
 export class ProxyError extends Error {
   readonly status: number;
+  /** One of the sidecar's own transient refusals: answered with `x-should-retry: true`. */
+  readonly retryAdvised: boolean;
   readonly code: string;
   readonly type: string;
   readonly param: string | null;
@@ -12,6 +20,7 @@ export class ProxyError extends Error {
     this.name = 'ProxyError';
     this.status = status;
     this.code = code;
+    this.retryAdvised = RETRY_ADVISED.has(code);
     this.type = options.type ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
     this.param = options.param ?? null;
   }
@@ -27,22 +36,16 @@ export function modelNotFound(model: string, served: readonly string[]): ProxyEr
 }
 
 /**
- * Refusals of the sidecar itself, before any upstream attempt: the client's SDK should retry them
- * (after Retry-After when given), as nothing has been retried for it.
+ * Writes an error response. `x-should-retry` (the official SDKs obey it over their own rules) is false:
+ * the proxy has already retried and failed over; `shouldRetry` for the sidecar's own transient
+ * refusals (ProxyError.retryAdvised), decided by the caller, never by a code an upstream sent.
  */
-const RETRY_ADVISED = new Set(['overloaded', 'config_not_loaded', 'proxy_shutting_down']);
-
-/**
- * Writes an error response. `x-should-retry: false` (the official SDKs obey it over their own rules):
- * the proxy has already retried and failed over; `true` for the sidecar's own transient refusals.
- */
-export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number): void {
+export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number, shouldRetry = false): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  const shouldRetry = body.error.code !== null && RETRY_ADVISED.has(body.error.code);
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-should-retry': shouldRetry ? 'true' : 'false' };
   // The rest of an oversized upload is not worth reading: the connection closes after this answer.
   // Otherwise Node reads and discards the whole body to reuse the connection, however long it runs.

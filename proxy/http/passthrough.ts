@@ -133,7 +133,7 @@ export function passthroughHandler(ctx: HandlerContext) {
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
       errorCode = error.code;
-      sendError(res, error.status, error.toBody());
+      sendError(res, error.status, error.toBody(), undefined, error.retryAdvised);
     } finally {
       telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts: attempt ? 1 : 0, ...(errorCode ? { errorCode } : {}) });
       ctx.inFlight?.delete(tracked);

@@ -60,6 +60,14 @@ describe('failover', () => {
     expect(b.requests).toHaveLength(0);
   });
 
+  test("an upstream answer carrying one of the sidecar's own codes does not make the SDK retry", async () => {
+    a.queue({ status: 400, body: { error: { message: 'no', type: 'invalid_request_error', param: null, code: 'overloaded' } } });
+    const s = await start([route()]);
+    const error = (await ask(s).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.code).toBe('overloaded');
+    expect(error.headers?.get('x-should-retry')).toBe('false');
+  });
+
   // Refusals about the backend itself (its key, billing, model): nothing was processed, another backend may answer.
   const backendRefusals: Array<[string, { status: number; body: unknown }]> = [
     ['401 (revoked key)', { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } }],
