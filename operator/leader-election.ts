@@ -26,11 +26,13 @@ export interface LeaderElector {
 const micro = (d: Date) => d.toISOString().replace('Z', '000Z');
 
 export function startLeaderElection(options: LeaderElectionOptions): LeaderElector {
-  const api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const leaseMs = options.leaseMs ?? 15_000;
   const renewMs = options.renewMs ?? 5_000;
-  const { namespace, name, identity } = options;
   const renewDeadlineMs = Math.floor((leaseMs * 2) / 3);
+  // Each renewal must start before the previous one's deadline, or a leader would lose the lease at every cycle.
+  if (renewMs >= renewDeadlineMs) throw new RangeError(`renewMs (${renewMs}) must be shorter than 2/3 of leaseMs (${renewDeadlineMs})`);
+  const api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+  const { namespace, name, identity } = options;
   let leader = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -24,6 +24,11 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('leader election', () => {
+  test('renewals must come more often than the renew deadline (2/3 of the lease)', () => {
+    const start = (renewMs: number) => startLeaderElection({ kubeConfig: undefined as never, namespace: 'n', name: 'l', identity: 'a', leaseMs: 3000, renewMs, onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
+    expect(() => start(2000)).toThrow(RangeError);
+  });
+
   test('a renewal that hangs past the renew deadline ends leadership, and its late success does not restore it', async () => {
     let lease: Record<string, unknown> | undefined;
     let hang = false;
