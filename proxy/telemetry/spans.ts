@@ -80,7 +80,7 @@ export function spanTracer(tracer: Tracer, propagator: TextMapPropagator, option
         sampled: isSampled(server.spanContext()),
         routeResolved(r: RouteResolved) {
           route = r;
-          requestAttributes = requestAttributesOf(r.stream, r.request);
+          requestAttributes = requestAttributesOf(r.stream, r.request, capture && r.logPrompts);
           server.setAttributes({
             [LLMROUTE.ROUTE]: r.route,
             [GEN_AI.REQUEST_MODEL]: r.clientModel,
@@ -179,9 +179,10 @@ function usageAttributes(usage: Usage): Attributes {
 
 /**
  * The request attributes of the CLIENT spans: streaming, the parameters the client set (not
- * n = 1, the default) and the output type. Parameters only, never message content.
+ * n = 1, the default) and the output type. Parameters only, never message content; stop sequences
+ * are the client's own strings, so they are recorded only where prompts may be (`withText`).
  */
-function requestAttributesOf(stream: boolean, request: Readonly<ChatCompletionRequest> | undefined): Attributes {
+function requestAttributesOf(stream: boolean, request: Readonly<ChatCompletionRequest> | undefined, withText: boolean): Attributes {
   const attributes: Attributes = {};
   if (stream) attributes[GEN_AI.REQUEST_STREAM] = true;
   if (!request) return attributes;
@@ -195,7 +196,7 @@ function requestAttributesOf(stream: boolean, request: Readonly<ChatCompletionRe
   number(GEN_AI.REQUEST_PRESENCE_PENALTY, request.presence_penalty);
   number(GEN_AI.REQUEST_SEED, request.seed);
   if (request.n !== 1) number(GEN_AI.REQUEST_CHOICE_COUNT, request.n);
-  const stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
+  const stop = !withText ? undefined : typeof request.stop === 'string' ? [request.stop] : request.stop;
   if (Array.isArray(stop) && stop.length > 0 && stop.every((s) => typeof s === 'string')) attributes[GEN_AI.REQUEST_STOP_SEQUENCES] = [...stop];
   const format = request.response_format?.type;
   attributes[GEN_AI.OUTPUT_TYPE] = format === 'json_object' || format === 'json_schema' ? 'json' : 'text';

@@ -53,7 +53,8 @@ describe('request attributes', () => {
       seed: 42,
       response_format: { type: 'json_schema', json_schema: { name: 'answer' } },
     };
-    const attributes = await attemptAttributes({ request, stream: true });
+    // Stop sequences are the client's own strings: recorded only where prompts may be.
+    const attributes = await attemptAttributes({ request, stream: true, logPrompts: true, capture: true });
     expect(attributes).toMatchObject({
       'gen_ai.request.stream': true,
       'gen_ai.request.max_tokens': 256, // max_completion_tokens wins over the deprecated max_tokens
@@ -66,7 +67,10 @@ describe('request attributes', () => {
       'gen_ai.request.seed': 42,
       'gen_ai.output.type': 'json',
     });
-    expect(JSON.stringify(attributes)).not.toContain('canary-prompt');
+    const withoutText = await attemptAttributes({ request, stream: true });
+    expect(JSON.stringify(withoutText)).not.toContain('canary-prompt');
+    expect(withoutText['gen_ai.request.stop_sequences']).toBeUndefined();
+    expect(withoutText['gen_ai.request.temperature']).toBe(0.2);
     expect((await attemptAttributes({ request: { ...request, response_format: { type: 'json_object' } } }))['gen_ai.output.type']).toBe('json');
   });
 
@@ -74,7 +78,7 @@ describe('request attributes', () => {
     const attributes = await attemptAttributes({ request: { model: 'chat', messages: [{ role: 'user', content: 'hi' }], n: 1, temperature: null, max_tokens: 50 } });
     expect(requestKeys(attributes)).toEqual(['gen_ai.request.max_tokens']);
     expect(attributes['gen_ai.output.type']).toBe('text');
-    const stop = await attemptAttributes({ request: { model: 'chat', messages: [], stop: 'END', response_format: { type: 'text' } } });
+    const stop = await attemptAttributes({ request: { model: 'chat', messages: [], stop: 'END', response_format: { type: 'text' } }, logPrompts: true, capture: true });
     expect(stop['gen_ai.request.stop_sequences']).toEqual(['END']);
     expect(stop['gen_ai.output.type']).toBe('text');
   });
