@@ -52,7 +52,8 @@ export function passthroughHandler(ctx: HandlerContext) {
   }));
 
   return async (req: IncomingMessage & { path?: string }, res: ServerResponse): Promise<void> => {
-    const requestId = requestIdFrom(req.headers['x-request-id']);
+    // The express app's first middleware has already chosen it (a generated one must not change here).
+    const requestId = (res.getHeader('x-request-id') as string | undefined) ?? requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const telemetry = ctx.telemetry.startRequest({ requestId, operation: 'passthrough', httpRoute: '/v1/*', headers: req.headers });
     let attempt: AttemptTelemetry | undefined;
