@@ -1,7 +1,7 @@
 // One namespace's reconcile, on in-memory sources: the ConfigMap applied, route and policy statuses
 // handed to the status writer (by uid), events for what changed; a namespace with only a policy gets
 // the policy's status and no ConfigMap.
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { reconcileNamespace, type ReconcileSources } from '#operator/reconcile/reconciler.ts';
 import { StatusWriter, type StatusTarget } from '#operator/reconcile/status-writer.ts';
 import { EventRecorder, type OperatorEvent } from '#operator/reconcile/events.ts';
@@ -43,6 +43,15 @@ function harness(routes: object[], policies: object[], patchError?: () => unknow
 
 const accepted = (s: Record<string, unknown>) => (s as unknown as LLMPolicyStatus).conditions.find((c) => c.type === 'Accepted');
 const ready = (s: Record<string, unknown>) => (s as unknown as LLMPolicyStatus).conditions.find((c) => c.type === 'Ready');
+
+// Statuses carry the reconcile's time to the second (lastTransitionTime): two reconciles that must
+// compare equal would differ when a second boundary fell between them. Only Date is frozen.
+beforeEach(() => {
+  jest.useFakeTimers({ now: new Date('2026-12-04T10:00:00.100Z'), doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 describe('reconcileNamespace', () => {
   test('a policy gets observedGeneration and Ready and Accepted conditions, written once', async () => {
