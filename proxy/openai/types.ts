@@ -122,5 +122,11 @@ export interface EmbeddingsResponse {
 
 /** OpenAI's error envelope. All four keys are always present (param and code may be null). */
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: { message: string; type: string; param: string | null; code: string | null; innererror?: AzureInnerError };
+}
+
+/** Azure OpenAI's content-filter details on a refused request: which categories tripped, how severely. */
+export interface AzureInnerError {
+  code?: string;
+  content_filter_result?: Record<string, { filtered?: boolean; detected?: boolean; severity?: string }>;
 }

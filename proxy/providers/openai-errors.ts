@@ -1,5 +1,5 @@
 // Classification of OpenAI-dialect upstream errors: which failures are worth another attempt.
-import type { OpenAIErrorBody } from '../openai/types.ts';
+import type { AzureInnerError, OpenAIErrorBody } from '../openai/types.ts';
 import type { UpstreamError, UpstreamHeaders } from './adapter.ts';
 
 /** Statuses worth another attempt on another backend (or later): overload, throttling, conflicts. */
@@ -108,6 +108,7 @@ export function redactSecretInError(error: UpstreamError, secret: string | undef
   body.type = redactSecret(body.type, secret);
   if (body.param !== null) body.param = redactSecret(body.param, secret);
   if (body.code !== null) body.code = redactSecret(body.code, secret);
+  if (body.innererror?.code !== undefined) body.innererror.code = redactSecret(body.innererror.code, secret);
   return error;
 }
 
@@ -137,6 +138,7 @@ export function classifyOpenAIStyleError(status: number, headers: UpstreamHeader
   let type = typeForStatus(status);
   let code: string | null = null;
   let param: string | null = null;
+  let innererror: AzureInnerError | undefined;
   try {
     const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; type?: unknown; code?: unknown; detail?: unknown };
     const err = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as Record<string, unknown>;
@@ -148,6 +150,7 @@ export function classifyOpenAIStyleError(status: number, headers: UpstreamHeader
     if (typeof err.code === 'string') code = err.code;
     else if (typeof err.code === 'number') code = String(err.code);
     if (typeof err.param === 'string') param = sanitizeField(err.param);
+    innererror = azureInnerError(err.innererror);
   } catch {
     /* not JSON: keep the generic message; never echo arbitrary upstream bodies */
   }
@@ -159,10 +162,35 @@ export function classifyOpenAIStyleError(status: number, headers: UpstreamHeader
   // `detail` list): to an OpenAI client that is a 400, as OpenAI answers it.
   const shownStatus = status === 422 ? 400 : status;
   if (status === 422) type = 'invalid_request_error';
-  const result: UpstreamError = { status: shownStatus, retryable, reason: quota ? 'quota_exceeded' : reasonForStatus(shownStatus), body: { error: { message, type, param, code } } };
+  const result: UpstreamError = { status: shownStatus, retryable, reason: quota ? 'quota_exceeded' : reasonForStatus(shownStatus), body: { error: { message, type, param, code, ...(innererror ? { innererror } : {}) } } };
   const wait = retryAfterMs(headers);
   if (wait !== undefined) result.retryAfterMs = wait;
   return result;
+}
+
+/**
+ * Azure's content-filter verdict (which categories were filtered, at what severity), kept so an app can
+ * tell what tripped: only its known, bounded shape is copied (flags and short identifiers, never text).
+ */
+function azureInnerError(value: unknown): AzureInnerError | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { code, content_filter_result: result } = value as { code?: unknown; content_filter_result?: unknown };
+  const out: AzureInnerError = {};
+  if (typeof code === 'string') out.code = sanitizeField(code);
+  if (typeof result === 'object' && result !== null) {
+    const categories: NonNullable<AzureInnerError['content_filter_result']> = {};
+    for (const [name, verdict] of Object.entries(result).slice(0, 20)) {
+      if (!/^[a-z_]{1,64}$/.test(name) || typeof verdict !== 'object' || verdict === null) continue;
+      const { filtered, detected, severity } = verdict as Record<string, unknown>;
+      categories[name] = {
+        ...(typeof filtered === 'boolean' ? { filtered } : {}),
+        ...(typeof detected === 'boolean' ? { detected } : {}),
+        ...(typeof severity === 'string' && /^[a-z_]{1,16}$/.test(severity) ? { severity } : {}),
+      };
+    }
+    out.content_filter_result = categories;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** FastAPI/pydantic validation errors (`detail: [{loc, msg}]`) as one line: `body.stream_options: Extra inputs are not permitted`. */

@@ -76,6 +76,21 @@ describe('OpenAI-family provider quirks', () => {
     expect(completion.choices[0]!.finish_reason).toBe('length');
   });
 
+  test("azure-openai: a content-filter refusal keeps Azure's verdict (innererror) for the app, and nothing else of it", async () => {
+    const client = await via({ provider: 'azure-openai', model: 'gpt-4o', credentials: { kind: 'none' }, options: { deployment: 'd' } });
+    fake.queue({
+      status: 400,
+      body: { error: { code: 'content_filter', message: 'The response was filtered', status: 400, innererror: { code: 'ResponsibleAIPolicyViolation', note: 'free text is not copied', content_filter_result: { hate: { filtered: true, severity: 'medium' }, jailbreak: { filtered: false, detected: false } } } } },
+    });
+    const error = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('content_filter');
+    expect((error.error as { innererror?: unknown }).innererror).toEqual({
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_result: { hate: { filtered: true, severity: 'medium' }, jailbreak: { filtered: false, detected: false } },
+    });
+  });
+
   test.each([
     ['2024-02-01', false],
     ['2024-10-21', true],
