@@ -12,6 +12,9 @@ import { passthroughHandler } from './passthrough.ts';
 import { requestIdFrom } from './request-id.ts';
 import type { ConfigStore } from '../runtime/config-store.ts';
 
+/** A served model name as OpenAI's model object (no creation time to tell: 0). */
+const modelObject = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'llmroute' });
+
 export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   const { default: express } = await import('express');
   const app = express();
@@ -26,9 +29,7 @@ export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   app.post('/v1/chat/completions', llmHandler('chat', ctx));
   app.post('/v1/embeddings', llmHandler('embeddings', ctx));
   app.get('/v1/models', (_req, res) => {
-    const runtime = ctx.runtime();
-    const created = 0;
-    res.json({ object: 'list', data: (runtime?.models ?? []).map((id) => ({ id, object: 'model', created, owned_by: 'llmroute' })) });
+    res.json({ object: 'list', data: (ctx.runtime()?.models ?? []).map(modelObject) });
   });
   // models.retrieve: served models only (some frameworks check a model exists before using it).
   app.get('/v1/models/:model', (req, res) => {
@@ -38,7 +39,7 @@ export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
       const error = modelNotFound(model, runtime?.models ?? []);
       return sendError(res, error.status, error.toBody());
     }
-    res.json({ id: model, object: 'model', created: 0, owned_by: 'llmroute' });
+    res.json(modelObject(model));
   });
   app.post('/v1/{*endpoint}', passthroughHandler(ctx));
   app.use((req, res) => {

@@ -25,29 +25,38 @@ const FORWARDED_HEADERS = ['accept', 'accept-encoding', 'user-agent', 'openai-be
 /** Endpoint paths under /v1/: lower-case segments, no dot segments, nothing that could change the host. */
 const ENDPOINT_PATH = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/;
 
+interface Forward {
+  /** The key it was sent with, to remove from an error answer that echoes it. */
+  apiKey: string | undefined;
+  backendName: string;
+  /** The backend's connect timeout, applied when the request's socket connects. */
+  connectMs: number;
+  /** The backend's idle timeout for the answer, when set explicitly. */
+  idleMs: number | undefined;
+  /** The upstream request, once http-proxy has made it (destroyed when the client leaves or time is up). */
+  upstreamRequest?: ClientRequest;
+  /** Why the answer did not reach the client whole (a body that broke off or went silent, a redirect). */
+  failure?: RelayFailure;
+}
+
 export function passthroughHandler(ctx: HandlerContext) {
-  const upstreamRequests = new WeakMap<IncomingMessage, ClientRequest>();
-  /** The key each forwarded request was sent with, to remove from an error answer that echoes it. */
-  const keys = new WeakMap<IncomingMessage, string | undefined>();
-  /** Connect timeout of each forwarded request (its backend's), applied when its socket connects. */
-  const connectTimeouts = new WeakMap<IncomingMessage, number>();
-  /** Idle timeout of each forwarded request's answer: its backend's, when set explicitly. */
-  const idleTimeouts = new WeakMap<IncomingMessage, number>();
-  /** Backend name of each forwarded request, for the errors that name it. */
-  const backendNames = new WeakMap<IncomingMessage, string>();
-  /** Forwarded requests whose answer did not reach the client whole (a body that broke off, a redirect). */
-  const failures = new WeakMap<IncomingMessage, RelayFailure>();
+  /** What the proxy's event handlers need of each forwarded request, set before it is sent. */
+  const forwards = new WeakMap<IncomingMessage, Forward>();
   // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
   // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
   let proxyServer: Promise<Server> | undefined;
   const proxyOnce = () => (proxyServer ??= import('http-proxy').then(({ default: httpProxy }) => {
     const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false, selfHandleResponse: true });
     proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-      upstreamRequests.set(req, proxyReq);
+      const forward = forwards.get(req)!;
+      forward.upstreamRequest = proxyReq;
       // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
-      armConnectTimeout(proxyReq, connectTimeouts.get(req) ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      armConnectTimeout(proxyReq, forward.connectMs);
     });
-    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => relayResponse(proxyRes, res, keys.get(req), backendNames.get(req) ?? 'backend', idleTimeouts.get(req), (failure) => failures.set(req, failure)));
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+      const forward = forwards.get(req)!;
+      relayResponse(proxyRes, res, forward.apiKey, forward.backendName, forward.idleMs, (failure) => (forward.failure = failure));
+    });
     return proxy;
   }));
 
@@ -87,12 +96,15 @@ export function passthroughHandler(ctx: HandlerContext) {
       const backend = nativeBackend(route.allowed, route.config.name, path);
       const backendTarget = targetOf(backend);
       const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
-      keys.set(req, backendTarget.apiKey);
-      backendNames.set(req, backend.config.name);
-      // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
-      // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
-      if (backend.config.timeouts.idleMs !== undefined) idleTimeouts.set(req, backend.config.timeouts.idleMs);
-      connectTimeouts.set(req, backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      const forward: Forward = {
+        apiKey: backendTarget.apiKey,
+        backendName: backend.config.name,
+        connectMs: backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
+        // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
+        idleMs: backend.config.timeouts.idleMs,
+      };
+      forwards.set(req, forward);
       const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
 
       const proxy = await proxyOnce();
@@ -106,7 +118,7 @@ export function passthroughHandler(ctx: HandlerContext) {
         'content-length': String(payload.length),
       };
       res.on('close', () => {
-        if (!res.writableFinished) upstreamRequests.get(req)?.destroy(); // the client left: cut the upstream call
+        if (!res.writableFinished) forward.upstreamRequest?.destroy(); // the client left: cut the upstream call
       });
       res.setHeader('x-llmroute-backend', backend.config.name);
       res.setHeader('x-llmroute-attempts', '1');
@@ -115,7 +127,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       const totalMs = Math.min(backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS, requestDeadlineMs(route));
       const totalTimer = setTimeout(() => {
         errorCode = 'upstream_timeout';
-        upstreamRequests.get(req)?.destroy();
+        forward.upstreamRequest?.destroy();
         if (!res.headersSent) sendError(res, 504, { error: { message: `backend ${backend.config.name} timed out (total)`, type: 'upstream_error', param: null, code: 'upstream_timeout' } });
         else res.destroy();
       }, totalMs);
@@ -129,7 +141,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       });
       await finished;
       clearTimeout(totalTimer);
-      errorCode ??= failures.get(req);
+      errorCode ??= forward.failure;
       attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed' });
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');

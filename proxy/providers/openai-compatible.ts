@@ -182,8 +182,8 @@ class OpenAIStreamPassThrough implements StreamTranslator {
     for (const choice of choices) {
       let reason: unknown = choice.finish_reason; // upstream input: checked, not trusted to the type
       if (typeof reason !== 'string' || reason === '') continue;
-      const openAIReason = this.finishReasonMap?.[reason];
-      if (openAIReason !== undefined && Object.hasOwn(this.finishReasonMap!, reason)) {
+      const openAIReason = openAIFinishReason(this.finishReasonMap, reason);
+      if (openAIReason !== undefined) {
         choice.finish_reason = openAIReason as typeof choice.finish_reason;
         reason = openAIReason;
         rewritten = true;
@@ -212,12 +212,22 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   }
 }
 
+/** A provider's own finish reason in OpenAI's terms; undefined when it needs none (own keys only: upstream input). */
+function openAIFinishReason(map: Readonly<Record<string, string>> | undefined, reason: unknown): string | undefined {
+  return map !== undefined && typeof reason === 'string' && Object.hasOwn(map, reason) ? map[reason] : undefined;
+}
+
 /** The completion with its choices' provider-specific finish reasons in OpenAI's terms (a copy only when one changes). */
 function withOpenAIFinishReasons(completion: ChatCompletion, map: Readonly<Record<string, string>>): ChatCompletion {
   const choices = Array.isArray(completion?.choices) ? completion.choices : [];
-  const mapped = (reason: unknown): string | undefined => (typeof reason === 'string' && Object.hasOwn(map, reason) ? map[reason] : undefined);
-  if (!choices.some((c) => mapped(c?.finish_reason) !== undefined)) return completion;
-  return { ...completion, choices: choices.map((c) => (mapped(c?.finish_reason) === undefined ? c : { ...c, finish_reason: mapped(c.finish_reason) as typeof c.finish_reason })) };
+  if (!choices.some((c) => openAIFinishReason(map, c?.finish_reason) !== undefined)) return completion;
+  return {
+    ...completion,
+    choices: choices.map((c) => {
+      const reason = openAIFinishReason(map, c?.finish_reason);
+      return reason === undefined ? c : { ...c, finish_reason: reason as typeof c.finish_reason };
+    }),
+  };
 }
 
 function malformed(message: string): UpstreamError {
