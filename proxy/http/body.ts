@@ -9,6 +9,9 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
   let text: string;
   try {
+    // The handler runs from the parser's callback for the head, before a body that came in the same
+    // packet is buffered; a microtask later it is, and readUtf8 takes it at once.
+    if (!req.complete && req.readableLength === 0) await Promise.resolve();
     text = await readUtf8(req, limitBytes);
   } catch (err) {
     if (err instanceof TooLargeError) throw tooLarge(limitBytes);
