@@ -104,8 +104,19 @@ export function sseSource(body: Readable, maxEventChars = MAX_SSE_EVENT_CHARS, o
     },
   });
 
+  /**
+   * Parses what the body already buffered (read() hands it to the 'data' listener at once): events
+   * that came with the response head, or while nobody read, are ready without the stream's resume
+   * and flow ticks.
+   */
+  const pullBuffered = () => {
+    while (body.readableLength > 0 && !failure && !body.destroyed && body.read() !== null);
+  };
+  pullBuffered();
+
   return {
     next() {
+      if (ready.length === 0) pullBuffered();
       if (ready.length > 0) {
         const batch = ready.shift();
         if (ready.length === 0 && !ended && !failure) body.resume();

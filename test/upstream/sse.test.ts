@@ -69,4 +69,29 @@ describe('sseSource', () => {
     expect(await source.next()).toEqual([{ data: '2' }]);
     expect(await source.next()).toBeUndefined();
   });
+
+  test('events already buffered when the source starts are ready at once, in order, then the rest', async () => {
+    const body = new PassThrough();
+    body.write('data: 1\n\n');
+    body.write('data: 2\n\ndata: 3\n\n');
+    const source = sseSource(body);
+    let first: SseEvent[] | undefined;
+    void source.next().then((batch) => (first = batch));
+    await Promise.resolve(); // a microtask, not the stream's ticks
+    expect(first).toEqual([{ data: '1' }]);
+    expect(await source.next()).toEqual([{ data: '2' }, { data: '3' }]);
+    const pending = source.next();
+    body.end('data: 4\n\n');
+    expect(await pending).toEqual([{ data: '4' }]);
+    expect(await source.next()).toBeUndefined();
+  });
+
+  test('a whole body buffered before the source starts ends after its last event', async () => {
+    const body = new PassThrough();
+    body.end('data: only\n\n');
+    await new Promise((r) => setImmediate(r));
+    const source = sseSource(body);
+    expect(await source.next()).toEqual([{ data: 'only' }]);
+    expect(await source.next()).toBeUndefined();
+  });
 });
