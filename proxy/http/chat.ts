@@ -235,14 +235,19 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
       outcome = 'stream_error';
       if (tail === '') tail = `data: ${JSON.stringify(shutdownError.toBody())}\n\n`;
     }
-    result.close();
   }
-  const usage = result.translator.usage();
-  const { finishReasons, responseModel } = result.translator.summary();
-  const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
-  if (!res.writableEnded && !clientLeft(clientSignal)) {
-    if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
-    res.end(tail);
+  try {
+    const usage = result.translator.usage();
+    const { finishReasons, responseModel } = result.translator.summary();
+    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
+    if (!res.writableEnded && !clientLeft(clientSignal)) {
+      if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
+      res.end(tail);
+    }
+  } finally {
+    // After the last write: releasing the attempt's timers and draining the upstream's last bytes
+    // are not what the client waits for.
+    result.close();
   }
 }
 
