@@ -109,7 +109,8 @@ function bufferedWhole(stream: Readable, limitBytes: number): Promise<string> | 
   const buffered = stream.readableLength;
   if (buffered > limitBytes) return undefined;
   const complete = message.complete === true;
-  const declared = message.headers?.['content-length'];
+  // A Content-Length counts only without Transfer-Encoding, which overrides it (RFC 9112 6.3).
+  const declared = message.headers?.['transfer-encoding'] === undefined ? message.headers?.['content-length'] : undefined;
   if (!complete && !(typeof declared === 'string' && buffered > 0 && Number(declared) === buffered)) return undefined;
   // read() without a size: all that is buffered, and on an ended stream it also brings its 'end'.
   const chunk = buffered === 0 && !complete ? null : (stream.read() as Buffer | string | null);
