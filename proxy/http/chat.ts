@@ -127,6 +127,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
         ...(completion.usage ? { usage: completion.usage } : {}),
         ...(typeof completion.model === 'string' ? { responseModel: completion.model } : {}),
         ...(typeof completion.id === 'string' ? { responseId: completion.id } : {}),
+        ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}),
         finishReasons: (completion.choices ?? []).map((c) => c.finish_reason ?? 'unknown'),
         choices: completion.choices ?? [],
       });
@@ -135,10 +136,10 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
       const embeddings = adapter.parseEmbeddingsResponse(result.body, target, request.model);
       payload = embeddings;
       const usage = embeddings.usage ? { prompt_tokens: embeddings.usage.prompt_tokens, completion_tokens: 0, total_tokens: embeddings.usage.total_tokens } : undefined;
-      end = result.attempt.end({ outcome: 'success', status: 200, ...(usage ? { usage } : {}) });
+      end = result.attempt.end({ outcome: 'success', status: 200, ...(usage ? { usage } : {}), ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
     }
   } catch (err) {
-    result.attempt.end({ outcome: 'http_error', status: 502, errorType: 'invalid_response' });
+    result.attempt.end({ outcome: 'http_error', status: 502, errorType: 'invalid_response', ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
     if (err instanceof ProxyError) throw err;
     throw new ProxyError(502, 'upstream_invalid_response', `backend ${result.backend.config.name} returned a response that could not be translated`);
   }
@@ -151,6 +152,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
     'x-llmroute-backend': result.backend.config.name,
   };
   if (end.costUsd !== undefined) headers['x-llmroute-cost-usd'] = end.costUsd.toFixed(8);
+  if (result.upstreamRequestId !== undefined) headers['x-llmroute-upstream-request-id'] = result.upstreamRequestId;
   res.writeHead(200, headers);
   res.end(text);
 }
@@ -189,6 +191,7 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
     'x-llmroute-backend': result.backend.config.name,
     'x-accel-buffering': 'no',
     trailer: 'x-llmroute-cost-usd',
+    ...(result.upstreamRequestId !== undefined ? { 'x-llmroute-upstream-request-id': result.upstreamRequestId } : {}),
   });
   let outcome: 'success' | 'stream_error' | 'aborted' = 'success';
   /** The last frames ([DONE] or the error event), sent with the end of the response and its trailer. */
@@ -239,7 +242,7 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
   try {
     const usage = result.translator.usage();
     const { finishReasons, responseModel } = result.translator.summary();
-    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success' });
+    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success', ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
     if (!res.writableEnded && !clientLeft(clientSignal)) {
       if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
       res.end(tail);

@@ -10,6 +10,7 @@ import type { RuntimeBackend } from '../runtime/runtime.ts';
 import { targetOf } from '../runtime/runtime.ts';
 import type { AttemptOutcome, AttemptTelemetry } from '../telemetry/hooks.ts';
 import { enforceZeroRetention } from '../policy/retention.ts';
+import { upstreamRequestIdOf } from '../upstream/request-id.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
 import { requestDeadlineMs } from '../routing/dispatch.ts';
 import { armConnectTimeout } from '../upstream/pools.ts';
@@ -37,6 +38,8 @@ interface Forward {
   upstreamRequest?: ClientRequest;
   /** Why the answer did not reach the client whole (a body that broke off or went silent, a redirect). */
   failure?: RelayFailure;
+  /** The provider's id of its answer, for the log line. */
+  upstreamRequestId?: string;
 }
 
 export function passthroughHandler(ctx: HandlerContext) {
@@ -55,6 +58,7 @@ export function passthroughHandler(ctx: HandlerContext) {
     });
     proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
       const forward = forwards.get(req)!;
+      forward.upstreamRequestId = upstreamRequestIdOf(proxyRes.headers);
       relayResponse(proxyRes, res, forward.apiKey, forward.backendName, forward.idleMs, (failure) => (forward.failure = failure));
     });
     return proxy;
@@ -142,7 +146,8 @@ export function passthroughHandler(ctx: HandlerContext) {
       await finished;
       clearTimeout(totalTimer);
       errorCode ??= forward.failure;
-      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed' });
+      const upstreamId = forward.upstreamRequestId !== undefined ? { upstreamRequestId: forward.upstreamRequestId } : {};
+      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode, ...upstreamId } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed', ...upstreamId });
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
       errorCode = error.code;

@@ -10,6 +10,7 @@ import { UnsupportedRequestError, type BackendTarget, type StreamOutput, type St
 import { targetOf, type RuntimeBackend } from '../runtime/runtime.ts';
 import { redactSecretInError } from '../providers/openai-errors.ts';
 import { readText, ResponseTooLargeError, type Pools, type UpstreamResponse } from '../upstream/pools.ts';
+import { upstreamRequestIdOf } from '../upstream/request-id.ts';
 import { SseEventTooLargeError, sseSource, sseSourceOf, type SseSource } from '../upstream/sse.ts';
 import type { AttemptOutcome } from '../telemetry/hooks.ts';
 
@@ -37,11 +38,11 @@ export interface StreamRest {
 
 export type AttemptResult =
   /** `text`: the upstream's bytes as received, sent as they are when the adapter passes the body through. */
-  | { kind: 'json'; body: unknown; text?: string }
+  | { kind: 'json'; body: unknown; text?: string; upstreamRequestId?: string }
   /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream).
    *  `timedOut()`: why the attempt's timers cut the stream, if they did (the attempt outcome is then `timeout`). */
-  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void; timedOut(): TimeoutKind | undefined }
-  | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError };
+  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void; timedOut(): TimeoutKind | undefined; upstreamRequestId?: string }
+  | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError; upstreamRequestId?: string };
 
 /** The client's request as every attempt of it sees it. */
 export interface ClientRequest {
@@ -240,6 +241,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   }
 
   const status = response.statusCode ?? 0;
+  const upstreamId = upstreamRequestIdOf(response.headers);
+  const withUpstreamId = <T extends AttemptResult>(result: T): T => (upstreamId === undefined ? result : { ...result, upstreamRequestId: upstreamId });
   if (status < 200 || status >= 300) {
     let text = '';
     try {
@@ -251,7 +254,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
     // Providers echo keys in error text: the sanitizer catches known shapes, this the backend's own key.
     const error = redactSecretInError(backend.adapter.classifyError(status, response.headers, text), target.apiKey);
     if (status >= 300 && status < 400) error.retryable = false;
-    return { kind: 'failed', outcome: 'http_error', error };
+    return withUpstreamId({ kind: 'failed', outcome: 'http_error', error });
   }
 
   if (!input.stream) {
@@ -259,7 +262,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       const text = await readText(response, input.maxResponseBytes !== undefined ? { bodyBytes: input.maxResponseBytes } : undefined);
       const body: unknown = JSON.parse(text);
       release();
-      return { kind: 'json', body, text };
+      return { kind: 'json', body, text, ...(upstreamId !== undefined ? { upstreamRequestId: upstreamId } : {}) };
     } catch (err) {
       if (signal.aborted) return aborted();
       release();
@@ -271,7 +274,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       return failure('http_error', 502, 'invalid_body', `backend ${backend.config.name} returned a body that is not JSON`, 'upstream_invalid_response');
     }
   }
-  return startStream(input, target, sseSource(response, undefined, idle ? () => idle.activity() : undefined), stream);
+  return withUpstreamId(await startStream(input, target, sseSource(response, undefined, idle ? () => idle.activity() : undefined), stream));
 }
 
 interface StreamControl {

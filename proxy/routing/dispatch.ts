@@ -42,6 +42,8 @@ interface Answered {
   backend: RuntimeBackend;
   attempts: number;
   attempt: AttemptTelemetry;
+  /** The provider's id of the answer (its support reference), when it sent a usable one. */
+  upstreamRequestId?: string;
 }
 
 export type DispatchResult =
@@ -143,16 +145,17 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     const attemptTelemetry = telemetry.startAttempt({ backend: backend.config, providerName: backend.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt, reason });
     const result = await runAttempt({ ...client, backend, extraHeaders: attemptTelemetry.upstreamHeaders, pools: deps.pools, budgetMs, ...(upstream ? { upstream } : {}) });
     const breaker = deps.breakers.for(backend.id);
+    const upstreamId = result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {};
     if (result.kind === 'json') {
       breaker.recordSuccess();
-      return { kind: 'json', body: result.body, ...(result.text !== undefined ? { text: result.text } : {}), backend, attempts: attempt, attempt: attemptTelemetry };
+      return { kind: 'json', body: result.body, ...(result.text !== undefined ? { text: result.text } : {}), ...upstreamId, backend, attempts: attempt, attempt: attemptTelemetry };
     }
     if (result.kind === 'stream') {
       attemptTelemetry.firstToken();
       breaker.recordSuccess();
-      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, backend, attempts: attempt, attempt: timeoutAware(attemptTelemetry, result.timedOut) };
+      return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, ...upstreamId, backend, attempts: attempt, attempt: timeoutAware(attemptTelemetry, result.timedOut) };
     }
-    attemptTelemetry.end({ outcome: result.outcome, status: result.error.status, errorType: result.error.reason });
+    attemptTelemetry.end({ outcome: result.outcome, status: result.error.status, errorType: result.error.reason, ...upstreamId });
     summary.push({ backend: backend.config.name, status: result.error.status, reason: result.error.reason });
     errors.push(result.error);
     if (result.outcome === 'aborted') break;

@@ -58,6 +58,8 @@ export interface AttemptEnd {
   responseModel?: string;
   /** The completion's id (`gen_ai.response.id`). */
   responseId?: string;
+  /** The provider's id of its answer (`x-request-id`, `request-id`...), for a ticket with the provider. */
+  upstreamRequestId?: string;
   finishReasons?: string[];
   /** A stream that ended before the upstream finished it: usage is what was received. */
   partial?: boolean;

@@ -32,6 +32,7 @@ interface AttemptRecord {
   reason: string;
   outcome?: string;
   status?: number;
+  upstreamRequestId?: string;
 }
 
 export function createObserver(options: ObserverOptions): Telemetry {
@@ -104,6 +105,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
           function recordEnd(result: AttemptEnd): { costUsd?: number } {
             record.outcome = result.outcome;
             if (result.status !== undefined) record.status = result.status;
+            if (result.upstreamRequestId !== undefined) record.upstreamRequestId = result.upstreamRequestId;
             const seconds = (now() - attemptStarted) / 1000;
             if (result.partial) partial = true;
             const attemptUsage = result.usage;
@@ -147,7 +149,7 @@ export function createObserver(options: ObserverOptions): Telemetry {
               stream,
               status: result.status,
               ...(result.errorCode ? { errorCode: result.errorCode } : {}),
-              attempts: attempts.map((x) => ({ backend: x.backend, reason: x.reason, outcome: x.outcome, status: x.status })),
+              attempts: attempts.map((x) => ({ backend: x.backend, reason: x.reason, outcome: x.outcome, status: x.status, ...(x.upstreamRequestId ? { upstreamRequestId: x.upstreamRequestId } : {}) })),
               backend: attempts.at(-1)?.backend,
               durationMs: Math.round(seconds * 1000 * 100) / 100,
               ...(firstTokenMs !== undefined ? { timeToFirstTokenMs: Math.round(firstTokenMs * 100) / 100 } : {}),

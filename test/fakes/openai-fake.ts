@@ -44,6 +44,8 @@ export async function startOpenAIFake(defaultBehavior: FakeBehavior = {}): Promi
 async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: FakeBehavior): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (b.delayHeadersMs) await sleep(b.delayHeadersMs);
   if (res.destroyed) throw new Error('closed');
+  // As OpenAI's API: every answer carries its own request id (a behaviour's headers may replace it).
+  res.setHeader('x-request-id', `req_${Math.random().toString(36).slice(2, 14)}`);
   const status = b.status ?? 200;
   const model = body?.model ?? 'fake-model';
   if (req.url?.endsWith('/embeddings')) {

@@ -89,7 +89,8 @@ describe('telemetry', () => {
     await new Promise((r) => setTimeout(r, 20));
     const line = logFor('req-stream-1')!;
     expect(line.attempts).toEqual([
-      { backend: 'claude', reason: 'initial', outcome: 'http_error', status: 503 },
+      // Anthropic's answers carry a request-id (Gemini's carry none): the support reference of the failure.
+      { backend: 'claude', reason: 'initial', outcome: 'http_error', status: 503, upstreamRequestId: expect.stringMatching(/^req_fake/) },
       { backend: 'gemini', reason: 'failover', outcome: 'success', status: 200 },
     ]);
     expect(line.tokens).toEqual({ input: 95, output: 49, cachedInput: 0, reasoning: 40 });
