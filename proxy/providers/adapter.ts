@@ -116,6 +116,13 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
    */
   buildNativeRequest?(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest;
 
+  /**
+   * A 2xx chat answer that says its generation failed part-way (Mistral's finish_reason `error`,
+   * DeepSeek's `insufficient_system_resource`): a failed attempt, not a completion, since its text is
+   * cut short. Absent when the provider has no such answer.
+   */
+  failedAnswer?(body: unknown): UpstreamError | undefined;
+
   /** Classify a non-2xx upstream response (body as text, possibly not JSON). */
   classifyError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError;
 }

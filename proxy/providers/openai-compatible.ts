@@ -30,6 +30,12 @@ export interface OpenAICompatibleSpec<Options> {
   streamUsage?: boolean | ((target: BackendTarget<Options>) => boolean);
   /** The provider's own `finish_reason` values, as OpenAI's (Mistral's `model_length` is `length`). */
   finishReasons?: Readonly<Record<string, string>>;
+  /**
+   * The provider's `finish_reason` values that mean the server failed mid-generation (Mistral's
+   * `error`): the answer is a failed attempt (fail over when nothing was sent; an error event ends a
+   * stream already under way), never a completion that looks whole.
+   */
+  failedFinishReasons?: readonly string[];
   /** The provider's other endpoints follow OpenAI's paths under the base URL (default true). */
   nativeEndpoints?: boolean;
   /**
@@ -89,8 +95,23 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     },
 
     createStreamTranslator(_target, options): StreamTranslator {
-      return new OpenAIStreamPassThrough(options, spec.finishReasons);
+      return new OpenAIStreamPassThrough(options, spec.finishReasons, spec.failedFinishReasons);
     },
+
+    ...(spec.failedFinishReasons
+      ? {
+          failedAnswer(body: unknown): UpstreamError | undefined {
+            const failed = spec.failedFinishReasons!;
+            const choices = (body as { choices?: unknown } | null)?.choices;
+            if (!Array.isArray(choices)) return undefined;
+            for (const choice of choices) {
+              const reason = (choice as { finish_reason?: unknown } | null)?.finish_reason;
+              if (typeof reason === 'string' && failed.includes(reason)) return generationFailed(reason);
+            }
+            return undefined;
+          },
+        }
+      : {}),
 
     buildEmbeddingsRequest(request, target): UpstreamRequest {
       return {
@@ -138,10 +159,12 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   private responseModel: string | undefined;
   private readonly options: StreamOptions;
   private readonly finishReasonMap: Readonly<Record<string, string>> | undefined;
+  private readonly failedFinishReasons: readonly string[] | undefined;
 
-  constructor(options: StreamOptions, finishReasonMap?: Readonly<Record<string, string>>) {
+  constructor(options: StreamOptions, finishReasonMap?: Readonly<Record<string, string>>, failedFinishReasons?: readonly string[]) {
     this.options = options;
     this.finishReasonMap = finishReasonMap;
+    this.failedFinishReasons = failedFinishReasons;
   }
 
   push(event: SseEvent): StreamOutput[] {
@@ -182,6 +205,7 @@ class OpenAIStreamPassThrough implements StreamTranslator {
     for (const choice of choices) {
       let reason: unknown = choice.finish_reason; // upstream input: checked, not trusted to the type
       if (typeof reason !== 'string' || reason === '') continue;
+      if (this.failedFinishReasons?.includes(reason)) return this.failed(chunk, reason);
       const openAIReason = openAIFinishReason(this.finishReasonMap, reason);
       if (openAIReason !== undefined) {
         choice.finish_reason = openAIReason as typeof choice.finish_reason;
@@ -193,6 +217,23 @@ class OpenAIStreamPassThrough implements StreamTranslator {
     }
     // Chunks go out as received, unless a finish reason had to be put in OpenAI's terms.
     return [{ kind: 'chunk', json: rewritten ? JSON.stringify(chunk) : data }];
+  }
+
+  /**
+   * The upstream's generation failed part-way: whatever text came with the failing chunk still goes
+   * out (without its finish reason), then an error event ends the stream; before anything was sent,
+   * the error alone makes the attempt fail over.
+   */
+  private failed(chunk: ChatCompletionChunk, reason: string): StreamOutput[] {
+    this.finished = true;
+    const error: StreamOutput = { kind: 'error', error: generationFailed(reason) };
+    const carriesText = chunk.choices.some((c) => {
+      const delta = (c as { delta?: { content?: unknown; tool_calls?: unknown } }).delta;
+      return (typeof delta?.content === 'string' && delta.content !== '') || Array.isArray(delta?.tool_calls);
+    });
+    if (!carriesText) return [error];
+    for (const choice of chunk.choices) choice.finish_reason = null;
+    return [{ kind: 'chunk', json: JSON.stringify(chunk) }, error];
   }
 
   end(): StreamOutput[] {
@@ -227,6 +268,16 @@ function withOpenAIFinishReasons(completion: ChatCompletion, map: Readonly<Recor
       const reason = openAIFinishReason(map, c?.finish_reason);
       return reason === undefined ? c : { ...c, finish_reason: reason as typeof c.finish_reason };
     }),
+  };
+}
+
+/** The upstream ended a generation with a finish reason that means it failed: retryable elsewhere. */
+function generationFailed(reason: string): UpstreamError {
+  return {
+    status: 502,
+    retryable: true,
+    reason: 'generation_failed',
+    body: { error: { message: `the upstream's generation failed part-way (finish_reason ${reason.slice(0, 64)})`, type: 'upstream_error', param: null, code: 'upstream_generation_failed' } },
   };
 }
 

@@ -76,6 +76,7 @@ export const mistralAdapter = openAICompatible({
   streamUsage: false,
   // The context window was reached: OpenAI says `length` for it.
   finishReasons: { model_length: 'length' },
+  failedFinishReasons: ['error'],
   adjustRequest(body) {
     for (const field of MISTRAL_UNSUPPORTED) {
       if (body[field] !== undefined && body[field] !== null && body[field] !== false) {
@@ -109,6 +110,8 @@ export const deepseekAdapter = openAICompatible({
   // In thinking mode DeepSeek requires an assistant turn that called tools to carry its
   // reasoning_content back (400 otherwise); elsewhere it is dropped like for every provider.
   keepReasoningContent: (message) => (message.tool_calls?.length ?? 0) > 0,
+  // "The request is interrupted due to insufficient resource of the inference system."
+  failedFinishReasons: ['insufficient_system_resource'],
 });
 
 export const qwenAdapter = openAICompatible({

@@ -262,6 +262,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       const text = await readText(response, input.maxResponseBytes !== undefined ? { bodyBytes: input.maxResponseBytes } : undefined);
       const body: unknown = JSON.parse(text);
       release();
+      const failedAnswer = input.operation === 'chat' ? backend.adapter.failedAnswer?.(body) : undefined;
+      if (failedAnswer) return withUpstreamId({ kind: 'failed', outcome: 'http_error', error: failedAnswer });
       return { kind: 'json', body, text, ...(upstreamId !== undefined ? { upstreamRequestId: upstreamId } : {}) };
     } catch (err) {
       if (signal.aborted) return aborted();

@@ -27,6 +27,8 @@ export interface FakeBehavior {
   midStreamError?: boolean;
   /** Streaming: wait after [DONE] before ending the response (a server slow to close its body). */
   delayEndMs?: number;
+  /** The answer's finish_reason (default `stop`): a provider's own value, e.g. Mistral's `error`. */
+  finishReason?: string;
 }
 
 export type { RecordedRequest } from './fake-server.ts';
@@ -69,13 +71,13 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: F
   const content = b.content ?? 'Hello there, friend.';
   const usage = { prompt_tokens: 9, completion_tokens: content.split(' ').length, total_tokens: 9 + content.split(' ').length };
   if (!body?.stream) {
-    return json(res, 200, b.body ?? { id: 'chatcmpl-fake', object: 'chat.completion', created: 1760000000, model, choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }], usage }, b.headers);
+    return json(res, 200, b.body ?? { id: 'chatcmpl-fake', object: 'chat.completion', created: 1760000000, model, choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: b.finishReason ?? 'stop' }], usage }, b.headers);
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', ...b.headers });
   res.flushHeaders();
   if (b.delayFirstTokenMs) await sleep(b.delayFirstTokenMs);
   const chunk = (delta: object, finish: string | null) => JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1760000000, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(body?.stream_options?.include_usage ? { usage: null } : {}) });
-  const events = [chunk({ role: 'assistant', content: '' }, null), ...content.split(/(?<= )/).map((w) => chunk({ content: w }, null)), chunk({}, 'stop')];
+  const events = [chunk({ role: 'assistant', content: '' }, null), ...content.split(/(?<= )/).map((w) => chunk({ content: w }, null)), chunk({}, b.finishReason ?? 'stop')];
   if (body?.stream_options?.include_usage) events.push(JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1760000000, model, choices: [], usage }));
   events.push('[DONE]');
   let contentEvents = 0;
