@@ -66,9 +66,15 @@ export function costOfUsage(usage: Usage, tiered: TieredPrice): number {
   return Math.round((perMillion / 1_000_000) * 1e10) / 1e10;
 }
 
-/** The cost of a usage on a backend (its pricing over the shipped table); undefined when unknown. */
+/**
+ * The cost of a usage on a backend (its pricing over the shipped table); undefined when unknown, or
+ * when the upstream's token counts are absurd enough to overflow it (no `Infinity` in a header or a
+ * counter: it is unpriced).
+ */
 export function backendCost(backend: Pick<BackendConfig, 'provider' | 'model' | 'pricing'>, usage: Usage): number | undefined {
   const override = backend.pricing ? (Object.fromEntries(Object.entries(backend.pricing).filter(([, v]) => v !== undefined)) as Partial<Price>) : undefined;
   const price = priceOf(backend.provider, backend.model, override);
-  return price ? costOfUsage(usage, price) : undefined;
+  if (!price) return undefined;
+  const cost = costOfUsage(usage, price);
+  return Number.isFinite(cost) ? cost : undefined;
 }

@@ -64,9 +64,16 @@ export function createObserver(options: ObserverOptions): Telemetry {
       // request's end if that comes first: the answer they describe is written in that callback, so
       // label hashing and histogram buckets (~10-15 us) stay off the path the client waits on.
       const pending: (() => void)[] = [];
+      // Each update runs once, and one that throws (a value prom-client refuses) loses its own metric
+      // only: it runs after the answer, where an exception would reach no handler but the process's.
       const flush = (): void => {
-        for (const update of pending) update();
-        pending.length = 0;
+        for (const update of pending.splice(0)) {
+          try {
+            update();
+          } catch {
+            // dropped: a metric is not worth a request, let alone the sidecar
+          }
+        }
       };
       const defer = (update: () => void): void => {
         if (pending.push(update) === 1) setImmediate(flush);

@@ -9,8 +9,8 @@ import { createObserver } from '#proxy/telemetry/observer.ts';
 
 const backend = { name: 'primary', provider: 'openai', model: 'gpt-4o-mini' } as BackendConfig;
 
-function startAttempt(metrics: ProxyMetrics) {
-  const observer = createObserver({ metrics, costOf: () => 0.25 });
+function startAttempt(metrics: ProxyMetrics, cost = 0.25) {
+  const observer = createObserver({ metrics, costOf: () => cost });
   const request = observer.startRequest({ requestId: 'r1', operation: 'chat', httpRoute: '/v1/chat/completions', headers: {} });
   request.routeResolved({ route: 'ns/chat', clientModel: 'chat', stream: false, logPrompts: false, deniedBackends: [] });
   const attempt = request.startAttempt({ backend, providerName: 'openai', serverAddress: 'api.openai.com', serverPort: 443, attempt: 1, reason: 'initial' });
@@ -41,5 +41,16 @@ describe('attempt metrics', () => {
     expect(body).toMatch(/llmroute_cost_usd_total\{[^}]*backend="primary"[^}]*\} 0\.25/);
     expect(body).toMatch(/llmroute_tokens_total\{[^}]*type="input"[^}]*\} 10/);
     expect(body).toMatch(/llmroute_upstream_attempts_total\{[^}]*outcome="success"[^}]*\} 1/);
+  });
+
+  test('an update prom-client refuses loses its own metric only, once, and never throws', async () => {
+    const metrics = new ProxyMetrics();
+    const { request, attempt } = startAttempt(metrics, Infinity);
+    attempt.end({ outcome: 'success', status: 200, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+    expect(() => request.end({ status: 200, attempts: 1 })).not.toThrow();
+    await nextTurn(); // the deferred flush finds nothing left to run twice
+    const lines = await attemptsCounted(metrics);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ 1$/);
   });
 });

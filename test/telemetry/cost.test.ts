@@ -45,6 +45,10 @@ describe('cost of a usage', () => {
     expect(backendCost({ provider: 'openai', model: 'gpt-4o' }, { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200, prompt_tokens_details: { cached_tokens: 400 } })).toBeCloseTo(0.004, 10);
   });
 
+  test('token counts so large the cost overflows are unpriced, never Infinity', () => {
+    expect(backendCost({ provider: 'openai', model: 'gpt-4o' }, { prompt_tokens: 1e308, completion_tokens: 1, total_tokens: 1e308 })).toBeUndefined();
+  });
+
   test('DeepSeek: prompt_cache_hit_tokens are cache reads', () => {
     const price = { input: 0.28, cachedInput: 0.028, output: 0.42 };
     const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_cache_hit_tokens: 800, prompt_cache_miss_tokens: 200 } as Usage;
