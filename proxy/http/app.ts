@@ -68,14 +68,23 @@ export function llmRequestListener(ctx: HandlerContext): RequestListener {
       const url = req.url ?? '';
       const end = url.indexOf('?');
       const path = end === -1 ? url : url.slice(0, end);
-      if (path === '/v1/chat/completions') return void chat(req, res);
-      if (path === '/v1/embeddings') return void embeddings(req, res);
+      if (path === '/v1/chat/completions') return void chat(req, res).catch(() => handlerFailed(res));
+      if (path === '/v1/embeddings') return void embeddings(req, res).catch(() => handlerFailed(res));
     }
     (app ??= buildLlmApp(ctx)).then(
       (express) => express(req, res),
       () => sendError(res, 500, new ProxyError(500, 'internal_error', 'the proxy failed to handle the request').toBody()),
     );
   };
+}
+
+/**
+ * A handler that threw past its own error handling (a bug, in telemetry after the answer say): this
+ * request gets a 500 or is cut, and the sidecar, serving every other request of its pod, lives on.
+ */
+function handlerFailed(res: ServerResponse): void {
+  if (!res.headersSent) sendError(res, 500, new ProxyError(500, 'internal_error', 'the proxy failed to handle the request').toBody());
+  else if (!res.writableEnded) res.destroy();
 }
 
 export interface AdminOptions {

@@ -1,0 +1,51 @@
+// A request handler that throws past its own error handling (here: telemetry failing after the answer
+// was written, and before it) costs that request at most, never the process: no unhandled rejection.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { noopTelemetry, type Telemetry } from '#proxy/telemetry/hooks.ts';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { backend, startWith, type Started } from '#test/proxy/harness.ts';
+
+let fake: OpenAIFake;
+let proxy: Started;
+let failAt: 'end' | 'start' = 'end';
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+/** Telemetry that records nothing and throws at the chosen point. */
+const throwing: Telemetry = {
+  configLoaded() {},
+  startRequest(info) {
+    if (failAt === 'start') throw new Error('telemetry bug at start');
+    const inner = noopTelemetry.startRequest(info);
+    return { ...inner, end: () => { throw new Error('telemetry bug at end'); } };
+  },
+};
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled);
+  fake = await startOpenAIFake();
+  proxy = await startWith([{ name: 'ns/r', models: ['r'], backends: [backend('up', fake.baseURL)] }], { telemetry: throwing });
+});
+afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await proxy.close();
+  await fake.close();
+});
+
+describe('a handler that throws', () => {
+  test('after the answer: the client has its answer, nothing is left unhandled', async () => {
+    failAt = 'end';
+    const completion = await proxy.client.chat.completions.create({ model: 'r', messages: [{ role: 'user', content: 'hi' }] });
+    expect(completion.choices[0]?.message.content).toBe('Hello there, friend.');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  });
+
+  test('before any answer: a 500 internal_error, nothing is left unhandled', async () => {
+    failAt = 'start';
+    const error = await proxy.client.chat.completions.create({ model: 'r', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 500, code: 'internal_error' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  });
+});
