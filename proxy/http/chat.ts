@@ -106,6 +106,10 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
   };
 }
 
+/** The provider's id of the answer, as the attempt's telemetry takes it (left out when there is none). */
+const upstreamIdOf = (result: { upstreamRequestId?: string }): { upstreamRequestId?: string } =>
+  result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {};
+
 function asProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
   if (err instanceof UnsupportedRequestError) return new ProxyError(400, err.code, err.message, { param: err.param });
@@ -127,7 +131,7 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
         ...(completion.usage ? { usage: completion.usage } : {}),
         ...(typeof completion.model === 'string' ? { responseModel: completion.model } : {}),
         ...(typeof completion.id === 'string' ? { responseId: completion.id } : {}),
-        ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}),
+        ...upstreamIdOf(result),
         finishReasons: (completion.choices ?? []).map((c) => c.finish_reason ?? 'unknown'),
         choices: completion.choices ?? [],
       });
@@ -136,10 +140,10 @@ function sendJson(res: ServerResponse, operation: Operation, request: ChatComple
       const embeddings = adapter.parseEmbeddingsResponse(result.body, target, request.model);
       payload = embeddings;
       const usage = embeddings.usage ? { prompt_tokens: embeddings.usage.prompt_tokens, completion_tokens: 0, total_tokens: embeddings.usage.total_tokens } : undefined;
-      end = result.attempt.end({ outcome: 'success', status: 200, ...(usage ? { usage } : {}), ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
+      end = result.attempt.end({ outcome: 'success', status: 200, ...(usage ? { usage } : {}), ...upstreamIdOf(result) });
     }
   } catch (err) {
-    result.attempt.end({ outcome: 'http_error', status: 502, errorType: 'invalid_response', ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
+    result.attempt.end({ outcome: 'http_error', status: 502, errorType: 'invalid_response', ...upstreamIdOf(result) });
     if (err instanceof ProxyError) throw err;
     throw new ProxyError(502, 'upstream_invalid_response', `backend ${result.backend.config.name} returned a response that could not be translated`);
   }
@@ -242,7 +246,7 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
   try {
     const usage = result.translator.usage();
     const { finishReasons, responseModel } = result.translator.summary();
-    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success', ...(result.upstreamRequestId !== undefined ? { upstreamRequestId: result.upstreamRequestId } : {}) });
+    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success', ...upstreamIdOf(result) });
     if (!res.writableEnded && !clientLeft(clientSignal)) {
       if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
       res.end(tail);

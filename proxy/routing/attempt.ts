@@ -264,7 +264,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       release();
       const failedAnswer = input.operation === 'chat' ? backend.adapter.failedAnswer?.(body) : undefined;
       if (failedAnswer) return withUpstreamId({ kind: 'failed', outcome: 'http_error', error: failedAnswer });
-      return { kind: 'json', body, text, ...(upstreamId !== undefined ? { upstreamRequestId: upstreamId } : {}) };
+      return withUpstreamId({ kind: 'json', body, text });
     } catch (err) {
       if (signal.aborted) return aborted();
       release();
