@@ -100,8 +100,9 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       errorCode = error.code;
       sendError(res, error.status, error.toBody(), undefined, error.retryAdvised);
     } finally {
-      telemetry.end({ status: clientLeft(client.signal) ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
+      // Out of the in-flight set first: a throw from telemetry must not hold a slot for good.
       ctx.inFlight?.delete(client);
+      telemetry.end({ status: clientLeft(client.signal) ? 499 : res.statusCode, attempts, ...(errorCode ? { errorCode } : {}) });
     }
   };
 }

@@ -153,8 +153,8 @@ export function passthroughHandler(ctx: HandlerContext) {
       errorCode = error.code;
       sendError(res, error.status, error.toBody(), undefined, error.retryAdvised);
     } finally {
+      ctx.inFlight?.delete(tracked); // first: a throw from telemetry must not hold a slot for good
       telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts: attempt ? 1 : 0, ...(errorCode ? { errorCode } : {}) });
-      ctx.inFlight?.delete(tracked);
     }
   };
 }

@@ -1,0 +1,122 @@
+// Failures that must still be accounted for: a streamed generation that fails before its first text
+// fails over (the opening role chunk was held back, nothing was sent); one that fails part-way still
+// counts the usage the upstream reports after it; and a telemetry failure at a request's end leaves
+// no in-flight slot held (maxInFlight would otherwise refuse every request once enough leaked).
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { createLogger, requestLineLogger } from '#proxy/logger.ts';
+import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
+import { createObserver } from '#proxy/telemetry/observer.ts';
+import { noopTelemetry, type Telemetry } from '#proxy/telemetry/hooks.ts';
+import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
+import { backend, startWith, type Started } from '#test/proxy/harness.ts';
+
+const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
+
+describe('failed generations, end to end', () => {
+  let failing: OpenAIFake;
+  let healthy: OpenAIFake;
+  let proxy: Started;
+  const lines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    [failing, healthy] = await Promise.all([startOpenAIFake(), startOpenAIFake()]);
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    proxy = await startWith(
+      [
+        {
+          name: 'ns/mistral-first',
+          models: ['mistral-first'],
+          backends: [
+            { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', baseURL: failing.baseURL, credentials: { kind: 'none' } },
+            { name: 'fallback', provider: 'openai', model: 'gpt-4o-mini', baseURL: healthy.baseURL, credentials: { kind: 'none' } },
+          ],
+          retries: { attempts: 0 },
+        },
+        { name: 'ns/deepseek-only', models: ['deepseek-only'], backends: [{ name: 'deepseek', provider: 'deepseek', model: 'deepseek-chat', baseURL: failing.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
+      ],
+      { telemetry: createObserver({ metrics: new ProxyMetrics(), logger: requestLineLogger(createLogger('info', sink)) }) },
+    );
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await Promise.all([failing.close(), healthy.close()]);
+  });
+
+  const lineOf = async (requestId: string): Promise<Record<string, unknown>> => {
+    for (let i = 0; i < 100 && !lines.some((l) => l.requestId === requestId); i++) await new Promise((r) => setTimeout(r, 10));
+    return lines.find((l) => l.requestId === requestId) as Record<string, unknown>;
+  };
+
+  test('a stream that fails before any text fails over (nothing but the role chunk came, nothing was sent)', async () => {
+    // The upstream, as Mistral and DeepSeek do, opens with {"role":"assistant","content":""}; then the
+    // generation fails with no text. Docs/CHANGELOG: "another backend is tried while nothing was sent".
+    failing.queue({ finishReason: 'error', content: '' });
+    healthy.queue({ content: 'A whole answer.' });
+    const stream = await proxy.client.chat.completions.create({ model: 'mistral-first', stream: true, ...ask });
+    let text = '';
+    const error = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    })().catch((e: unknown) => e);
+    expect(error).toBeUndefined();
+    expect(text).toBe('A whole answer.');
+  });
+
+  test("a DeepSeek stream that fails part-way still counts the usage the upstream reported", async () => {
+    // include_usage is asked for by the proxy: the usage chunk comes after the failing chunk, before [DONE].
+    failing.queue({ finishReason: 'insufficient_system_resource', content: 'Some streamed words' });
+    const stream = await proxy.client.chat.completions.create({ model: 'deepseek-only', stream: true, ...ask }, { headers: { 'x-request-id': 'review-usage-1' } });
+    await (async () => {
+      for await (const _ of stream);
+    })().catch(() => undefined);
+    const line = await lineOf('review-usage-1');
+    expect(line).toBeDefined();
+    expect(line.partial).toBe(true);
+    // The fake reported prompt_tokens 9, completion_tokens 3.
+    expect(line.tokens).toEqual({ input: 9, output: 3, cachedInput: 0, reasoning: 0 });
+  });
+});
+
+describe('a handler whose telemetry throws after the answer', () => {
+  let fake: OpenAIFake;
+  let proxy: Started;
+  let failing = true;
+  /** Telemetry whose request end throws while `failing` (a telemetry bug), and works otherwise. */
+  const throwing: Telemetry = {
+    configLoaded() {},
+    startRequest(info) {
+      const inner = noopTelemetry.startRequest(info);
+      return { ...inner, end: (r) => { if (failing) throw new Error('telemetry bug at end'); inner.end(r); } };
+    },
+  };
+
+  beforeAll(async () => {
+    fake = await startOpenAIFake();
+    proxy = await startWith([{ name: 'ns/r', models: ['r'], backends: [backend('up', fake.baseURL)] }], { telemetry: throwing, limits: { maxInFlight: 2 } });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await fake.close();
+  });
+
+  test('costs that one request only: it leaves the in-flight set, later requests are served', async () => {
+    failing = true;
+    for (let i = 0; i < 2; i++) {
+      const completion = await proxy.client.chat.completions.create({ model: 'r', ...ask });
+      expect(completion.choices[0]?.message.content).toBe('Hello there, friend.');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    failing = false; // the bug is gone: telemetry works again
+    const inFlightAfter = proxy.proxy.inFlight();
+    const next = await proxy.client.chat.completions.create({ model: 'r', ...ask }).then(
+      (c) => c.choices[0]?.message.content,
+      (e: unknown) => `${(e as { status?: number }).status} ${(e as { code?: string }).code}`,
+    );
+    expect({ inFlightAfter, next }).toEqual({ inFlightAfter: 0, next: 'Hello there, friend.' });
+  });
+});
