@@ -160,6 +160,15 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   private readonly options: StreamOptions;
   private readonly finishReasonMap: Readonly<Record<string, string>> | undefined;
   private readonly failedFinishReasons: readonly string[] | undefined;
+  /**
+   * With failedFinishReasons: chunks that carry nothing yet (the opening `{"role":"assistant"}`) wait
+   * for the first one that does, so that a generation failing before its first text has sent nothing
+   * and can fail over.
+   */
+  private held: string[] = [];
+  private sentAny = false;
+  /** The generation failed: the error is sent at [DONE] or the end, after a usage chunk still to come. */
+  private failure: UpstreamError | undefined;
 
   constructor(options: StreamOptions, finishReasonMap?: Readonly<Record<string, string>>, failedFinishReasons?: readonly string[]) {
     this.options = options;
@@ -171,9 +180,10 @@ class OpenAIStreamPassThrough implements StreamTranslator {
     if (this.finished) return [];
     const data = event.data.trim();
     if (data === '') return [];
+    if (this.failure) return this.afterFailure(data);
     if (data === '[DONE]') {
       this.finished = true;
-      return [{ kind: 'done' }];
+      return this.release([{ kind: 'done' }]);
     }
     let chunk: ChatCompletionChunk & { error?: unknown };
     try {
@@ -194,7 +204,7 @@ class OpenAIStreamPassThrough implements StreamTranslator {
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
     if (choices.length === 0) {
       // Usage-only chunk (shown only to clients that asked) or an Azure prompt-filter frame.
-      return chunk.usage && this.options.clientWantsUsage ? [{ kind: 'chunk', json: data }] : [];
+      return chunk.usage && this.options.clientWantsUsage ? this.release([{ kind: 'chunk', json: data }]) : [];
     }
     if (choices.some((choice) => typeof choice !== 'object' || choice === null)) {
       this.finished = true;
@@ -216,31 +226,56 @@ class OpenAIStreamPassThrough implements StreamTranslator {
       this.finishReasons.set(typeof choice.index === 'number' ? choice.index : this.finishReasons.size, reason as string);
     }
     // Chunks go out as received, unless a finish reason had to be put in OpenAI's terms.
-    return [{ kind: 'chunk', json: rewritten ? JSON.stringify(chunk) : data }];
+    const json = rewritten ? JSON.stringify(chunk) : data;
+    if (this.failedFinishReasons && !this.sentAny && carriesNothing(chunk)) {
+      this.held.push(json);
+      return [];
+    }
+    return this.release([{ kind: 'chunk', json }]);
+  }
+
+  /** Outputs that go to the client, after any chunks held back until now. */
+  private release(outputs: StreamOutput[]): StreamOutput[] {
+    this.sentAny = true;
+    if (this.held.length === 0) return outputs;
+    const held: StreamOutput[] = this.held.map((json) => ({ kind: 'chunk', json }));
+    this.held = [];
+    return [...held, ...outputs];
+  }
+
+  /** After a failed generation only a usage chunk is still read; the error goes out at [DONE]. */
+  private afterFailure(data: string): StreamOutput[] {
+    if (data === '[DONE]') {
+      this.finished = true;
+      return [{ kind: 'error', error: this.failure! }];
+    }
+    try {
+      const chunk = JSON.parse(data) as { usage?: Usage } | null;
+      if (typeof chunk === 'object' && chunk !== null && chunk.usage) this.lastUsage = chunk.usage;
+    } catch {
+      // not JSON: the error already due says enough
+    }
+    return [];
   }
 
   /**
-   * The upstream's generation failed part-way: whatever text came with the failing chunk still goes
-   * out (without its finish reason), then an error event ends the stream; before anything was sent,
-   * the error alone makes the attempt fail over.
+   * The upstream's generation failed part-way: whatever the failing chunk carries still goes out
+   * (without its finish reason); the error event follows at [DONE] (DeepSeek sends its usage chunk
+   * first) or at the end. When nothing was sent before it, the error alone makes the attempt fail over.
    */
   private failed(chunk: ChatCompletionChunk, reason: string): StreamOutput[] {
-    this.finished = true;
-    const error: StreamOutput = { kind: 'error', error: generationFailed(reason) };
-    const carriesText = chunk.choices.some((c) => {
-      const delta = (c as { delta?: { content?: unknown; tool_calls?: unknown } }).delta;
-      return (typeof delta?.content === 'string' && delta.content !== '') || Array.isArray(delta?.tool_calls);
-    });
-    if (!carriesText) return [error];
+    this.failure = generationFailed(reason);
     for (const choice of chunk.choices) choice.finish_reason = null;
-    return [{ kind: 'chunk', json: JSON.stringify(chunk) }, error];
+    if (carriesNothing(chunk)) return [];
+    return this.release([{ kind: 'chunk', json: JSON.stringify(chunk) }]);
   }
 
   end(): StreamOutput[] {
     if (this.finished) return [];
     this.finished = true;
+    if (this.failure) return [{ kind: 'error', error: this.failure }];
     // Some self-hosted servers omit [DONE]; a stream that reached a finish_reason is complete.
-    if (this.sawFinishReason) return [{ kind: 'done' }];
+    if (this.sawFinishReason) return this.release([{ kind: 'done' }]);
     return [{ kind: 'error', error: malformed('the upstream closed the stream before it finished') }];
   }
 
@@ -251,6 +286,22 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   summary(): StreamSummary {
     return { finishReasons: [...this.finishReasons.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r), ...(this.responseModel ? { responseModel: this.responseModel } : {}) };
   }
+}
+
+/**
+ * Whether a chunk carries nothing for the client yet: no usage, and in every choice no finish reason,
+ * no logprobs and a delta of only its role and empty values (`{"role":"assistant","content":""}`).
+ */
+function carriesNothing(chunk: ChatCompletionChunk): boolean {
+  if (chunk.usage) return false;
+  return chunk.choices.every((choice) => {
+    const { delta, finish_reason: finish, logprobs } = choice as { delta?: unknown; finish_reason?: unknown; logprobs?: unknown };
+    if ((finish !== null && finish !== undefined) || (logprobs !== null && logprobs !== undefined)) return false;
+    if (delta === null || delta === undefined) return true;
+    if (typeof delta !== 'object') return false;
+    for (const [key, value] of Object.entries(delta)) if (key !== 'role' && value !== null && value !== '') return false;
+    return true;
+  });
 }
 
 /** A provider's own finish reason in OpenAI's terms; undefined when it needs none (own keys only: upstream input). */

@@ -6,7 +6,7 @@ import { APIError } from 'openai';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
 import type { BackendTarget } from '#proxy/providers/adapter.ts';
-import { deepseekAdapter, mistralAdapter } from '#proxy/providers/openai-family.ts';
+import { deepseekAdapter, mistralAdapter, openaiAdapter } from '#proxy/providers/openai-family.ts';
 
 const target = { config: {}, baseURL: 'https://x', options: {}, apiKey: undefined } as unknown as BackendTarget<Record<string, never>>;
 const chunk = (delta: object, finish: string | null) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -68,19 +68,33 @@ describe('failed generations', () => {
     expect(String((error as APIError).message)).toMatch(/generation failed part-way/);
   });
 
-  test('a failing chunk without text is an error output alone (the first output: the attempt fails over)', () => {
+  test('a failing chunk without text: nothing goes out, the error comes at [DONE] (the first output: the attempt fails over)', () => {
     const translator = mistralAdapter.createStreamTranslator(target, { clientWantsUsage: false, clientModel: 'chat' });
-    const out = translator.push({ data: chunk({}, 'error') });
-    expect(out.map((o) => o.kind)).toEqual(['error']);
+    expect(translator.push({ data: chunk({ role: 'assistant', content: '' }, null) })).toEqual([]);
+    expect(translator.push({ data: chunk({}, 'error') })).toEqual([]);
+    expect(translator.push({ data: '[DONE]' }).map((o) => o.kind)).toEqual(['error']);
   });
 
-  test('a failing chunk with text sends its text without the finish reason, then the error', () => {
+  test('a failing chunk with text sends its text without the finish reason; usage still counts; then the error', () => {
     const translator = deepseekAdapter.createStreamTranslator(target, { clientWantsUsage: false, clientModel: 'chat' });
     const out = translator.push({ data: chunk({ content: 'last words' }, 'insufficient_system_resource') });
-    expect(out.map((o) => o.kind)).toEqual(['chunk', 'error']);
+    expect(out.map((o) => o.kind)).toEqual(['chunk']);
     const sent = JSON.parse((out[0] as { json: string }).json) as { choices: { delta: { content: string }; finish_reason: string | null }[] };
     expect(sent.choices[0]).toMatchObject({ delta: { content: 'last words' }, finish_reason: null });
-    expect(translator.push({ data: '[DONE]' })).toEqual([]);
+    const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
+    expect(translator.push({ data: JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage }) })).toEqual([]);
+    expect(translator.usage()).toEqual(usage);
+    expect(translator.push({ data: '[DONE]' }).map((o) => o.kind)).toEqual(['error']);
+  });
+
+  test('the opening role chunk waits for the first text, then both go out as received (Mistral); OpenAI sends it at once', () => {
+    const opening = chunk({ role: 'assistant', content: '' }, null);
+    const text = chunk({ content: 'Hi' }, null);
+    const mistral = mistralAdapter.createStreamTranslator(target, { clientWantsUsage: false, clientModel: 'chat' });
+    expect(mistral.push({ data: opening })).toEqual([]);
+    expect(mistral.push({ data: text })).toEqual([{ kind: 'chunk', json: opening }, { kind: 'chunk', json: text }]);
+    const openai = openaiAdapter.createStreamTranslator(target, { clientWantsUsage: false, clientModel: 'chat' });
+    expect(openai.push({ data: opening })).toEqual([{ kind: 'chunk', json: opening }]);
   });
 
   test("another provider's unknown finish reason is passed on as it is", async () => {
