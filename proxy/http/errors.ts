@@ -42,7 +42,11 @@ export function modelNotFound(model: string, served: readonly string[]): ProxyEr
  */
 export function sendError(res: ServerResponse, status: number, body: OpenAIErrorBody, retryAfterMs?: number, shouldRetry = false): void {
   if (res.headersSent) {
-    res.end();
+    // Too late for a status: the answer must not look whole. A stream gets a terminal error event
+    // (what the SDKs raise); any other answer, part-written, is cut.
+    if (res.writableEnded) return;
+    if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.end(`data: ${JSON.stringify(body)}\n\n`);
+    else res.destroy();
     return;
   }
   const text = JSON.stringify(body);

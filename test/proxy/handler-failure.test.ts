@@ -7,7 +7,7 @@ import { backend, startWith, type Started } from '#test/proxy/harness.ts';
 
 let fake: OpenAIFake;
 let proxy: Started;
-let failAt: 'end' | 'start' = 'end';
+let failAt: 'end' | 'start' | 'attempt-end' = 'end';
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -17,6 +17,9 @@ const throwing: Telemetry = {
   startRequest(info) {
     if (failAt === 'start') throw new Error('telemetry bug at start');
     const inner = noopTelemetry.startRequest(info);
+    if (failAt === 'attempt-end') {
+      return { ...inner, startAttempt: (a) => ({ ...inner.startAttempt(a), end: () => { throw new Error('telemetry bug at attempt end'); } }) };
+    }
     return { ...inner, end: () => { throw new Error('telemetry bug at end'); } };
   },
 };
@@ -45,6 +48,20 @@ describe('a handler that throws', () => {
     failAt = 'start';
     const error = await proxy.client.chat.completions.create({ model: 'r', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 500, code: 'internal_error' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  });
+
+  test('in a stream already under way: the client gets an error event, not a stream that looks whole', async () => {
+    failAt = 'attempt-end';
+    fake.queue({ delayBetweenMs: 5 }); // events trickle: the text is written before the stream's end
+    const stream = await proxy.client.chat.completions.create({ model: 'r', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    let text = '';
+    const error = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    })().catch((e: unknown) => e);
+    expect(text).toBe('Hello there, friend.');
+    expect(error).toMatchObject({ code: 'internal_error' });
     await new Promise((r) => setTimeout(r, 50));
     expect(unhandled).toEqual([]);
   });
