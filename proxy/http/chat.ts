@@ -88,6 +88,7 @@ export function llmHandler(operation: Operation, ctx: HandlerContext) {
       if (client.signal.reason === SHUTTING_DOWN && result.kind === 'error') throw shutdownError;
       if (result.kind === 'error') {
         errorCode = result.body.error.code ?? undefined;
+        if (result.upstreamRequestId !== undefined) res.setHeader('x-llmroute-upstream-request-id', result.upstreamRequestId);
         sendError(res, result.status, result.body, result.retryAfterMs);
       } else if (result.kind === 'json') {
         sendJson(res, operation, request, result);

@@ -49,7 +49,8 @@ interface Answered {
 export type DispatchResult =
   | (Answered & { kind: 'json'; body: unknown; text?: string })
   | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void })
-  | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[] };
+  /** `upstreamRequestId`: when the answer is one provider's own refusal, that provider's id of it. */
+  | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[]; upstreamRequestId?: string };
 
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -85,7 +86,7 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
    */
   const excluded = new Set<RuntimeBackend>();
   /** The last backend refusal, the answer when it is the only failure (a one-backend route). */
-  let lastRefusal: { error: UpstreamError; backend: RuntimeBackend } | undefined;
+  let lastRefusal: { error: UpstreamError; backend: RuntimeBackend; upstreamRequestId?: string } | undefined;
   let firstUnsupported: UnsupportedRequestError | undefined;
   /** Where in `order` the next pick starts: after the last backend picked, skipped ones included. */
   let next = 0;
@@ -162,14 +163,14 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     if (!result.error.retryable) {
       if (!refusedByBackend(result.error)) {
         breaker.recordSuccess(); // the backend answered; the request itself was refused
-        return { kind: 'error', ...clientFacingError(result.error, backend), attempts: attempt, summary };
+        return { kind: 'error', ...clientFacingError(result.error, backend), ...upstreamId, attempts: attempt, summary };
       }
       // Nothing was processed, and this backend will refuse again until someone fixes its key,
       // quota, model or URL: the next backend may answer. A mark against it (a revoked key gets it
       // ejected instead of being tried first by every request).
       breaker.recordFailure();
       excluded.add(backend);
-      lastRefusal = { error: result.error, backend };
+      lastRefusal = { error: result.error, backend, ...upstreamId };
       continue;
     }
     if (result.error.reason === DEADLINE_REASON) {
@@ -189,7 +190,10 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
     return { kind: 'error', status: 504, body: err(`route ${route.config.name} ran out of its request deadline of ${deadlineMs} ms (${described || 'no attempt was possible'})`, 'timeout_error', 'upstream_timeout'), attempts, summary };
   }
   // One backend refused service and nothing else was tried: its refusal is the answer.
-  if (lastRefusal && errors.length === 1) return { kind: 'error', ...clientFacingError(lastRefusal.error, lastRefusal.backend), attempts, summary };
+  if (lastRefusal && errors.length === 1) {
+    const upstreamId = lastRefusal.upstreamRequestId !== undefined ? { upstreamRequestId: lastRefusal.upstreamRequestId } : {};
+    return { kind: 'error', ...clientFacingError(lastRefusal.error, lastRefusal.backend), ...upstreamId, attempts, summary };
+  }
   return { kind: 'error', ...exhausted(route, errors, summary), attempts, summary };
 }
 

@@ -79,4 +79,11 @@ describe('upstream request ids', () => {
     expect(response.headers.get('x-llmroute-upstream-request-id')).toBeNull();
     expect((await lineOf('client-4')).attempts[0]?.upstreamRequestId).toBeUndefined();
   });
+
+  test("a provider's own refusal (its 400) carries the provider's id to the client", async () => {
+    openai.queue({ status: 400, headers: { 'x-request-id': 'req_refused_400' }, body: { error: { message: 'bad request', type: 'invalid_request_error', param: null, code: null } } });
+    const error = await client().chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 400 });
+    expect((error as { headers: Headers }).headers.get('x-llmroute-upstream-request-id')).toBe('req_refused_400');
+  });
 });
