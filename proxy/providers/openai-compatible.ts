@@ -266,7 +266,7 @@ class OpenAIStreamPassThrough implements StreamTranslator {
   private failed(chunk: ChatCompletionChunk, reason: string): StreamOutput[] {
     this.failure = generationFailed(reason);
     for (const choice of chunk.choices) choice.finish_reason = null;
-    if (carriesNothing(chunk)) return [];
+    if (carriesNothing({ ...chunk, usage: undefined })) return []; // its usage is already kept (Mistral puts it here)
     return this.release([{ kind: 'chunk', json: JSON.stringify(chunk) }]);
   }
 
