@@ -170,7 +170,7 @@ function attemptOutcome(errorCode: string | undefined): AttemptOutcome {
 /** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */
 function nativeBackend(allowed: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend {
   if (allowed.length === 0) throw new ProxyError(403, 'denied_by_policy', `no backend of route ${route} is allowed by the namespace policy`, { type: 'permission_error' });
-  const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined);
+  const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined && (b.adapter.servesNativeEndpoints?.(b.options) ?? true));
   if (!native) {
     const providers = [...new Set(allowed.map((b) => b.config.provider))].join(', ');
     throw new ProxyError(400, 'unsupported_operation', `/v1/${path} is forwarded only to providers that serve OpenAI's API natively; route ${route} has ${providers}`);

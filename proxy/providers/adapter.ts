@@ -117,6 +117,13 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   buildNativeRequest?(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest;
 
   /**
+   * Whether a backend with these options serves the native endpoints, when that depends on its
+   * settings (Azure: only its v1 API sits under one base URL). Absent: every backend of the provider
+   * does when `buildNativeRequest` exists.
+   */
+  servesNativeEndpoints?(options: Options): boolean;
+
+  /**
    * A 2xx chat answer that says its generation failed part-way (Mistral's finish_reason `error`,
    * DeepSeek's `insufficient_system_resource`): a failed attempt, not a completion, since its text is
    * cut short. Absent when the provider has no such answer.

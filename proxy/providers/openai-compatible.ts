@@ -36,8 +36,18 @@ export interface OpenAICompatibleSpec<Options> {
    * stream already under way), never a completion that looks whole.
    */
   failedFinishReasons?: readonly string[];
-  /** The provider's other endpoints follow OpenAI's paths under the base URL (default true). */
-  nativeEndpoints?: boolean;
+  /**
+   * The `model` the upstream's body carries (default the backend's `model`): Azure's v1 API takes the
+   * deployment name there.
+   */
+  upstreamModel?(target: BackendTarget<Options>): string;
+  /**
+   * The provider's other endpoints follow OpenAI's paths (default true), for every backend or, as a
+   * function, for backends with these options (Azure: the v1 API only).
+   */
+  nativeEndpoints?: boolean | ((options: Options) => boolean);
+  /** URL of a native endpoint (`responses`, `moderations`...); default `{baseURL}/{path}`. */
+  nativeURL?(target: BackendTarget<Options>, path: string): string;
   /**
    * Which assistant messages keep a `reasoning_content` the client sent back. Default none: it is
    * DeepSeek's field, and other providers refuse unknown message fields.
@@ -49,9 +59,6 @@ export const noOptions = z.strictObject({});
 
 export const bearer = (apiKey: string | undefined): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {});
 
-function withModel(target: BackendTarget<unknown>, request: ChatCompletionRequest | EmbeddingsRequest): Record<string, unknown> {
-  return { ...request, model: target.config.model };
-}
 
 function withoutReasoningContent(messages: ChatMessage[], keep: (message: ChatMessage) => boolean): ChatMessage[] {
   if (!messages.some((m) => m.reasoning_content !== undefined)) return messages;
@@ -67,6 +74,9 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
   const auth = spec.auth ?? bearer;
   const streamUsage = (target: BackendTarget<Options>): boolean => (typeof spec.streamUsage === 'function' ? spec.streamUsage(target) : spec.streamUsage !== false);
   const backendHeaders = (target: BackendTarget<Options>): Record<string, string> => (spec.headers ? { ...spec.headers(target), ...auth(target.apiKey) } : auth(target.apiKey));
+  const upstreamModel = spec.upstreamModel ?? ((target: BackendTarget<Options>) => target.config.model);
+  const withModel = (target: BackendTarget<Options>, request: ChatCompletionRequest | EmbeddingsRequest | Record<string, unknown>): Record<string, unknown> => ({ ...request, model: upstreamModel(target) });
+  const nativeURL = spec.nativeURL ?? ((target: BackendTarget<Options>, path: string) => `${target.baseURL}/${path}`);
   return {
     name: spec.name,
     telemetryName: spec.telemetryName,
@@ -129,12 +139,13 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     ...(spec.nativeEndpoints === false
       ? {}
       : {
+          ...(typeof spec.nativeEndpoints === 'function' ? { servesNativeEndpoints: spec.nativeEndpoints } : {}),
           buildNativeRequest(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest {
             return {
               method: 'POST',
-              url: `${target.baseURL}/${path}`,
+              url: nativeURL(target, path),
               headers: { 'content-type': 'application/json', ...backendHeaders(target) },
-              body: JSON.stringify({ ...body, model: target.config.model }),
+              body: JSON.stringify(withModel(target, body)),
             };
           },
         }),

@@ -23,8 +23,11 @@ export const openaiAdapter = openAICompatible({
 });
 
 export const azureOptionsSchema = z.strictObject({
-  /** `api-version` query parameter of the Azure OpenAI data plane. */
-  apiVersion: z._default(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21')), '2024-10-21'),
+  /**
+   * `v1`: Azure's v1 API (GA August 2025), OpenAI's paths under `{baseURL}/openai/v1` with the
+   * deployment as `model`. A date: the `api-version` query of the per-deployment URLs.
+   */
+  apiVersion: z._default(z.string().check(z.regex(/^(v1|\d{4}-\d{2}-\d{2}(-preview)?)$/, 'must be v1 or a date like 2024-10-21')), '2024-10-21'),
   /** Deployment name; defaults to the backend's model. */
   deployment: z.optional(z.string().check(z.minLength(1))),
   /**
@@ -40,17 +43,26 @@ export const azureOptionsSchema = z.strictObject({
   }),
 );
 
+const azureV1 = (options: { apiVersion: string }): boolean => options.apiVersion === 'v1';
+const azureDeployment = (t: { options: { deployment?: string | undefined }; config: { model: string } }): string => t.options.deployment ?? t.config.model;
+
 export const azureOpenAIAdapter = openAICompatible({
   name: 'azure-openai',
   telemetryName: 'azure.ai.openai',
   defaultBaseURL: undefined, // https://<resource>.openai.azure.com
   optionsSchema: azureOptionsSchema,
   url: (t, endpoint) =>
-    `${t.baseURL}/openai/deployments/${encodeURIComponent(t.options.deployment ?? t.config.model)}/${endpoint}?api-version=${encodeURIComponent(t.options.apiVersion)}`,
+    azureV1(t.options)
+      ? `${t.baseURL}/openai/v1/${endpoint}`
+      : `${t.baseURL}/openai/deployments/${encodeURIComponent(azureDeployment(t))}/${endpoint}?api-version=${encodeURIComponent(t.options.apiVersion)}`,
+  // The v1 API finds the deployment by `model`; the dated API by its URL (it ignores `model`).
+  upstreamModel: (t) => (azureV1(t.options) ? azureDeployment(t) : t.config.model),
   auth: (apiKey): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}),
-  nativeEndpoints: false, // per-deployment URLs: other endpoints do not sit under one base URL
-  // Older api-versions refuse `stream_options` (400); 2024-09-01-preview and later accept it.
-  streamUsage: (t) => t.options.apiVersion >= '2024-09-01',
+  // Only the v1 API has OpenAI's other endpoints under one base URL; the dated one is per deployment.
+  nativeEndpoints: azureV1,
+  nativeURL: (t, path) => `${t.baseURL}/openai/v1/${path}`,
+  // Older api-versions refuse `stream_options` (400); 2024-09-01-preview and later, and v1, accept it.
+  streamUsage: (t) => azureV1(t.options) || t.options.apiVersion >= '2024-09-01',
 });
 
 /** Mistral accepts only 9-character alphanumeric tool-call ids; map others deterministically. */
