@@ -1,7 +1,7 @@
 // A fake OpenAI-compatible upstream with fault knobs, for driving the proxy in tests.
 // Each request takes the next queued behaviour (or the default one) and is recorded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson as json, sleep, startFakeServer, type FakeServer } from './fake-server.ts';
+import { sendJson as json, sleep, startFakeServer, writeFrame, type FakeServer } from './fake-server.ts';
 
 export interface FakeBehavior {
   /** HTTP status to answer with (default 200). */
@@ -82,15 +82,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: F
   events.push('[DONE]');
   let contentEvents = 0;
   for (const data of events) {
-    if (res.destroyed) throw new Error('closed');
-    const frame = Buffer.from(`data: ${data}\n\n`, 'utf8');
-    if (b.splitUtf8) {
-      let cut = Math.floor(frame.length / 2);
-      for (let i = 0; i < frame.length - 1; i++) if (frame[i]! >= 0xc0) { cut = i + 1; break; }
-      res.write(frame.subarray(0, cut));
-      await sleep(5);
-      res.write(frame.subarray(cut));
-    } else res.write(frame);
+    await writeFrame(res, `data: ${data}\n\n`, { splitUtf8: b.splitUtf8 });
     if (data.includes('"content":"') && !data.includes('"content":""')) {
       contentEvents += 1;
       if (b.malformed && contentEvents === 1) res.write('data: {not json\n\n');
