@@ -3,13 +3,12 @@
 // counts the usage the upstream reports after it; and a telemetry failure at a request's end leaves
 // no in-flight slot held (maxInFlight would otherwise refuse every request once enough leaked).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { createLogger, requestLineLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { noopTelemetry, type Telemetry } from '#proxy/telemetry/hooks.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { backend, startWith, type Started } from '#test/proxy/harness.ts';
+import { captureRequestLog } from '#test/proxy/request-log-capture.ts';
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 
@@ -17,16 +16,10 @@ describe('failed generations, end to end', () => {
   let failing: OpenAIFake;
   let healthy: OpenAIFake;
   let proxy: Started;
-  const lines: Record<string, unknown>[] = [];
+  const log = captureRequestLog();
 
   beforeAll(async () => {
     [failing, healthy] = await Promise.all([startOpenAIFake(), startOpenAIFake()]);
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     proxy = await startWith(
       [
         {
@@ -40,18 +33,13 @@ describe('failed generations, end to end', () => {
         },
         { name: 'ns/deepseek-only', models: ['deepseek-only'], backends: [{ name: 'deepseek', provider: 'deepseek', model: 'deepseek-chat', baseURL: failing.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
       ],
-      { telemetry: createObserver({ metrics: new ProxyMetrics(), logger: requestLineLogger(createLogger('info', sink)) }) },
+      { telemetry: createObserver({ metrics: new ProxyMetrics(), logger: log.logger }) },
     );
   });
   afterAll(async () => {
     await proxy.close();
     await Promise.all([failing.close(), healthy.close()]);
   });
-
-  const lineOf = async (requestId: string): Promise<Record<string, unknown>> => {
-    for (let i = 0; i < 100 && !lines.some((l) => l.requestId === requestId); i++) await new Promise((r) => setTimeout(r, 10));
-    return lines.find((l) => l.requestId === requestId) as Record<string, unknown>;
-  };
 
   test('a stream that fails before any text fails over (nothing but the role chunk came, nothing was sent)', async () => {
     // The upstream, as Mistral and DeepSeek do, opens with {"role":"assistant","content":""}; then the
@@ -74,8 +62,7 @@ describe('failed generations, end to end', () => {
     await (async () => {
       for await (const _ of stream);
     })().catch(() => undefined);
-    const line = await lineOf('review-usage-1');
-    expect(line).toBeDefined();
+    const line = await log.lineFor('review-usage-1');
     expect(line.partial).toBe(true);
     // The fake reported prompt_tokens 9, completion_tokens 3.
     expect(line.tokens).toEqual({ input: 9, output: 3, cachedInput: 0, reasoning: 0 });

@@ -2,27 +2,20 @@
 // client as x-llmroute-upstream-request-id and the request's log line, per attempt: what a support
 // ticket with the provider needs. An id that is not short and plain is dropped, never echoed.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { createLogger, requestLineLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-server.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
+import { captureRequestLog } from '#test/proxy/request-log-capture.ts';
 
 let openai: OpenAIFake;
 let anthropic: AnthropicFake;
 let proxy: Started;
-const lines: Record<string, unknown>[] = [];
+const log = captureRequestLog();
 
 beforeAll(async () => {
   [openai, anthropic] = await Promise.all([startOpenAIFake(), startAnthropicFake()]);
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
   proxy = await startWith(
     [
       {
@@ -36,7 +29,7 @@ beforeAll(async () => {
       },
       { name: 'ns/claude', models: ['claude'], backends: [{ name: 'claude', provider: 'anthropic', model: 'claude-sonnet-4-5', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
     ],
-    { env: { ANTHROPIC_KEY: 'sk-ant-test' }, telemetry: createObserver({ metrics: new ProxyMetrics(), logger: requestLineLogger(createLogger('info', sink)) }) },
+    { env: { ANTHROPIC_KEY: 'sk-ant-test' }, telemetry: createObserver({ metrics: new ProxyMetrics(), logger: log.logger }) },
   );
 });
 afterAll(async () => {
@@ -45,10 +38,7 @@ afterAll(async () => {
 });
 
 const client = () => proxy.client;
-const lineOf = async (requestId: string): Promise<{ attempts: { backend: string; upstreamRequestId?: string }[] }> => {
-  for (let i = 0; i < 50 && !lines.some((l) => l.requestId === requestId); i++) await new Promise((r) => setTimeout(r, 10));
-  return lines.find((l) => l.requestId === requestId) as never;
-};
+const lineOf = async (requestId: string) => (await log.lineFor(requestId)) as { attempts: { backend: string; upstreamRequestId?: string }[] };
 
 describe('upstream request ids', () => {
   test('a completion: header and log line carry the provider id; a failed attempt keeps its own', async () => {

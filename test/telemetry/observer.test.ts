@@ -2,9 +2,7 @@
 // through the Anthropic and Gemini fakes: figures match the upstream's usage, and a canary key and
 // prompt never show up in any log line, span or metric.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
 import { backendCost } from '#proxy/cost/cost.ts';
-import { createLogger, requestLineLogger } from '#proxy/logger.ts';
 import { ProxyMetrics } from '#proxy/telemetry/metrics.ts';
 import { createObserver } from '#proxy/telemetry/observer.ts';
 import { createTracing } from '#proxy/telemetry/tracing.ts';
@@ -14,6 +12,7 @@ import { startAnthropicFake, type AnthropicFake } from '#test/fakes/anthropic-se
 import { startGeminiFake, type GeminiFake } from '#test/fakes/gemini-server.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
+import { captureRequestLog } from '#test/proxy/request-log-capture.ts';
 
 const CANARY_KEY = 'sk-ant-CANARY-7f3e9a1b2c4d';
 const CANARY_PROMPT = 'canary-prompt-5b8e2f9d: my secret plan';
@@ -22,20 +21,13 @@ let anthropic: AnthropicFake;
 let gemini: GeminiFake;
 let openai: OpenAIFake;
 let proxy: Started;
-const lines: string[] = [];
+const log = captureRequestLog();
 const metrics = new ProxyMetrics();
 const spans = new InMemorySpanExporter();
 
 beforeAll(async () => {
   [anthropic, gemini, openai] = await Promise.all([startAnthropicFake(), startGeminiFake(), startOpenAIFake()]);
   const tracing = await createTracing({ enabled: false, reason: 'test', propagators: ['tracecontext', 'baggage'], captureMessageContent: false, warnings: [] }, { serviceVersion: 'test', exporter: spans });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const logger = createLogger('info', sink);
   proxy = await startWith(
     [
       { name: 'ns/claude', models: ['claude'], backends: [{ name: 'claude', provider: 'anthropic', model: 'claude-sonnet-4-5', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
@@ -51,7 +43,7 @@ beforeAll(async () => {
       { name: 'ns/openai', models: ['mini'], backends: [{ name: 'oa', provider: 'openai', model: 'gpt-4o-mini', baseURL: openai.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
       { name: 'ns/self-hosted', models: ['local'], backends: [{ name: 'vllm', provider: 'anthropic', model: 'in-house-model', baseURL: anthropic.url, credentials: { kind: 'env', name: 'ANTHROPIC_KEY' } }], retries: { attempts: 0 } },
     ],
-    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger: requestLineLogger(logger), costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
+    { env: { ANTHROPIC_KEY: CANARY_KEY, GEMINI_KEY: 'g-key' }, telemetry: createObserver({ metrics, logger: log.logger, costOf: backendCost, workload: { namespace: 'shop', pod: 'web-1' }, tracer: tracing.tracer }), metrics: () => metrics.render() },
   );
 });
 afterAll(async () => {
@@ -60,7 +52,6 @@ afterAll(async () => {
 });
 
 const scrape = async () => (await fetch(`${proxy.proxy.adminUrl}/metrics`)).text();
-const logFor = (requestId: string) => lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'request' && l.requestId === requestId); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('telemetry', () => {
   test('a non-streamed completion: cost header, one log line, token and cost metrics', async () => {
@@ -68,7 +59,7 @@ describe('telemetry', () => {
     const { response } = await proxy.client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-cost-1' } }).withResponse();
     // claude-sonnet-4-5: (410*3 + 1200*0.3 + 100*3.75 + 38*15) / 1e6
     expect(Number(response.headers.get('x-llmroute-cost-usd'))).toBeCloseTo(0.002535, 8);
-    const line = logFor('req-cost-1')!;
+    const line = await log.lineFor('req-cost-1');
     expect(line).toMatchObject({ route: 'ns/claude', backend: 'claude', status: 200, stream: false, tokens: { input: 1710, output: 38, cachedInput: 1200 }, workload: { namespace: 'shop', pod: 'web-1' } });
     expect(line.costUsd).toBeCloseTo(0.002535, 8);
     expect(line.traceId).toMatch(/^[0-9a-f]{32}$/); // the log line leads to the request's trace
@@ -86,8 +77,7 @@ describe('telemetry', () => {
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => !c.usage)).toBe(true);
-    await new Promise((r) => setTimeout(r, 20));
-    const line = logFor('req-stream-1')!;
+    const line = await log.lineFor('req-stream-1');
     expect(line.attempts).toEqual([
       // Anthropic's answers carry a request-id (Gemini's carry none): the support reference of the failure.
       { backend: 'claude', reason: 'initial', outcome: 'http_error', status: 503, upstreamRequestId: expect.stringMatching(/^req_fake/) },
@@ -139,7 +129,7 @@ describe('telemetry', () => {
   test('an unknown price is reported as unknown: no cost header, null in the log, counted as unpriced', async () => {
     const { response } = await proxy.client.chat.completions.create({ model: 'local', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-unpriced' } }).withResponse();
     expect(response.headers.get('x-llmroute-cost-usd')).toBeNull();
-    expect(logFor('req-unpriced')!.costUsd).toBeNull();
+    expect((await log.lineFor('req-unpriced')).costUsd).toBeNull();
     expect(await scrape()).toContain('llmroute_unpriced_completions_total{route="ns/self-hosted",backend="vllm",provider="anthropic",model="in-house-model"} 1');
   });
 
@@ -152,9 +142,9 @@ describe('telemetry', () => {
     expect(anthropic.requests.some((r) => r.headers['x-api-key'] === CANARY_KEY)).toBe(true); // the key was really used
     const spanText = JSON.stringify(spans.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, resource: s.resource.attributes })));
     expect(spans.getFinishedSpans().length).toBeGreaterThan(3);
-    const everything = lines.join('\n') + (await scrape()) + spanText;
+    const everything = log.raw() + (await scrape()) + spanText;
     expect(everything).not.toContain('CANARY');
     expect(everything).not.toContain('canary-prompt');
-    expect(lines.length).toBeGreaterThan(3);
+    expect(log.lines.length).toBeGreaterThan(3);
   });
 });
