@@ -173,7 +173,8 @@ function nativeBackend(allowed: readonly RuntimeBackend[], route: string, path: 
   const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined && (b.adapter.servesNativeEndpoints?.(b.options) ?? true));
   if (!native) {
     const providers = [...new Set(allowed.map((b) => b.config.provider))].join(', ');
-    throw new ProxyError(400, 'unsupported_operation', `/v1/${path} is forwarded only to providers that serve OpenAI's API natively; route ${route} has ${providers}`);
+    const azureHint = allowed.some((b) => b.config.provider === 'azure-openai') ? ' (azure-openai does with options.apiVersion v1)' : '';
+    throw new ProxyError(400, 'unsupported_operation', `/v1/${path} is forwarded only to providers that serve OpenAI's API natively${azureHint}; route ${route} has ${providers}`);
   }
   return native;
 }

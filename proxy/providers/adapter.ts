@@ -92,6 +92,11 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
   readonly defaultBaseURL: string | undefined;
   /** A default base URL that depends on the options (Vertex AI's host follows its location). */
   defaultBaseURLFor?(options: Options): string | undefined;
+  /**
+   * What is wrong with a base URL the adapter adds its own paths to (Azure's endpoint given with
+   * `/openai/v1`, which would be doubled), or undefined when it is fine. Checked once at load.
+   */
+  baseURLProblem?(baseURL: string): string | undefined;
   /** Schema of `backend.options`; checked once when the config is loaded. */
   readonly optionsSchema: z.ZodMiniType<Options>;
 
@@ -111,8 +116,9 @@ export interface ProviderAdapter<Options = Record<string, unknown>> {
 
   /**
    * Other OpenAI API endpoints (`moderations`, `audio/speech`, `responses`...) for providers whose API
-   * *is* OpenAI's: the JSON body with the backend's model, to `{baseURL}/{path}` with the backend's
-   * key. Absent when the provider's own API has another shape (Azure, Anthropic, Gemini).
+   * *is* OpenAI's: the JSON body with the backend's model, to `{baseURL}/{path}` (Azure v1:
+   * `{baseURL}/openai/v1/{path}`) with the backend's key. Absent when the provider's own API has another
+   * shape (Anthropic, Gemini); see servesNativeEndpoints for Azure's dated API.
    */
   buildNativeRequest?(path: string, body: Record<string, unknown>, target: BackendTarget<Options>): UpstreamRequest;
 

@@ -11,6 +11,8 @@ export interface OpenAICompatibleSpec<Options> {
   name: ProviderName;
   telemetryName: string;
   defaultBaseURL: string | undefined;
+  /** What is wrong with a configured base URL, if anything (see ProviderAdapter.baseURLProblem). */
+  baseURLProblem?(baseURL: string): string | undefined;
   optionsSchema: z.ZodMiniType<Options>;
   /** URL of an endpoint (`chat/completions`, `embeddings`) for this backend; default `{baseURL}/{endpoint}`. */
   url?(target: BackendTarget<Options>, endpoint: 'chat/completions' | 'embeddings'): string;
@@ -81,6 +83,7 @@ export function openAICompatible<Options>(spec: OpenAICompatibleSpec<Options>): 
     name: spec.name,
     telemetryName: spec.telemetryName,
     defaultBaseURL: spec.defaultBaseURL,
+    ...(spec.baseURLProblem ? { baseURLProblem: spec.baseURLProblem } : {}),
     optionsSchema: spec.optionsSchema,
 
     buildChatRequest(request, target): UpstreamRequest {

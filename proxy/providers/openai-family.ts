@@ -43,6 +43,22 @@ export const azureOptionsSchema = z.strictObject({
   }),
 );
 
+/**
+ * The adapter adds `/openai/deployments/...` or `/openai/v1/...` itself: a base URL that already ends
+ * in `/openai` or `/openai/v1` (the form the AzureOpenAI SDK and Microsoft's v1 samples use) would
+ * reach `/openai/v1/openai/v1/...`, a 404 at Azure.
+ */
+function azureBaseURLProblem(baseURL: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(baseURL).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined; // not a URL: the config's own URL check says so
+  }
+  if (!/\/openai(\/v1)?$|\/openai\/deployments(\/|$)/.test(path)) return undefined;
+  return `an Azure OpenAI baseURL is the resource endpoint (https://<resource>.openai.azure.com) without a path: drop ${path}, the proxy adds the path of the API options.apiVersion picks`;
+}
+
 const azureV1 = (options: { apiVersion: string }): boolean => options.apiVersion === 'v1';
 const azureDeployment = (t: { options: { deployment?: string | undefined }; config: { model: string } }): string => t.options.deployment ?? t.config.model;
 
@@ -51,6 +67,7 @@ export const azureOpenAIAdapter = openAICompatible({
   telemetryName: 'azure.ai.openai',
   defaultBaseURL: undefined, // https://<resource>.openai.azure.com
   optionsSchema: azureOptionsSchema,
+  baseURLProblem: azureBaseURLProblem,
   url: (t, endpoint) =>
     azureV1(t.options)
       ? `${t.baseURL}/openai/v1/${endpoint}`

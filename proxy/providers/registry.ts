@@ -43,6 +43,10 @@ export function bindAdapter(backend: BackendAdapterFacts): AdapterBinding {
   const optionDefault = parsed.success ? adapter.defaultBaseURLFor?.(parsed.data) : undefined;
   const baseURL = (backend.baseURL ?? optionDefault ?? adapter.defaultBaseURL)?.replace(/\/+$/, '');
   if (!baseURL) issues.push({ path: 'baseURL', message: `provider ${backend.provider} has no default base URL; set baseURL` });
+  else {
+    const problem = adapter.baseURLProblem?.(baseURL);
+    if (problem) issues.push({ path: 'baseURL', message: problem });
+  }
   if (issues.length > 0 || !baseURL || !parsed.success) return { ok: false, issues };
   return { ok: true, adapter, baseURL, options: parsed.data as Record<string, unknown> };
 }

@@ -12,7 +12,7 @@ const route = (baseURL: string, backends: Array<Record<string, unknown>> = []) =
   apiVersion: 'llmroute.dev/v1alpha1',
   kind: 'LLMRoute',
   metadata: { name: 'chat', namespace: 'shop', generation: 3 },
-  spec: { models: ['chat'], backends: [{ name: 'azure', provider: 'azure-openai', model: 'gpt-4o', baseURL, credentials: { none: true } }, ...backends] },
+  spec: { models: ['chat'], backends: [{ name: 'azure', provider: 'openai-compatible', model: 'gpt-4o', baseURL, credentials: { none: true } }, ...backends] },
 });
 
 const compiledConfig = (baseURL: string) => ({

@@ -66,6 +66,7 @@ describe('Azure OpenAI, dated API (per-deployment URLs)', () => {
     const error = (await proxied.moderations.create({ model: 'chat', input: 'hi' }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(error.status).toBe(400);
     expect(error.code).toBe('unsupported_operation');
+    expect(error.message).toContain('azure-openai does with options.apiVersion v1');
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -132,5 +133,37 @@ describe('Azure apiVersion validation', () => {
     const result = compile([route(apiVersion)], []);
     expect(result.config.routes).toHaveLength(0);
     expect(JSON.stringify(result.routes[0]!.issues)).toContain('must be v1 or a date like 2024-10-21');
+  });
+});
+
+describe('Azure baseURL', () => {
+  const route = (baseURL: string, apiVersion = 'v1') => ({
+    apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name: 'chat', namespace: 'shop', generation: 1 },
+    spec: { models: ['chat'], backends: [{ name: 'az', provider: 'azure-openai', model: 'gpt-4o', baseURL, credentials: { env: 'AZ_KEY' }, options: { apiVersion } }] },
+  });
+
+  // The SDK's and Microsoft's samples put /openai or /openai/v1 in their base URL; the adapter adds
+  // that path itself, so a copied one would be doubled into a 404.
+  test.each([
+    ['https://shop.openai.azure.com/openai/v1', 'v1'],
+    ['https://shop.openai.azure.com/openai/v1/', 'v1'],
+    ['https://shop.openai.azure.com/openai', '2024-10-21'],
+    ['https://shop.services.ai.azure.com/openai/deployments/gpt-4o', '2024-10-21'],
+  ])('%s is refused, saying what to write', (baseURL, apiVersion) => {
+    const result = compile([route(baseURL, apiVersion)], []);
+    expect(result.config.routes).toHaveLength(0);
+    expect(JSON.stringify(result.routes[0]!.issues)).toContain('an Azure OpenAI baseURL is the resource endpoint (https://<resource>.openai.azure.com) without a path');
+  });
+
+  test.each(['https://shop.openai.azure.com', 'https://shop.openai.azure.com/', 'https://gateway.corp.example/azure-shop', 'https://gateway.corp.example/openai-gw'])('%s is accepted', (baseURL) => {
+    expect(compile([route(baseURL)], []).config.routes[0]!.backends).toHaveLength(1);
+  });
+
+  test('the proxy refuses such a config too (it keeps its last good one), rather than call a doubled path', async () => {
+    const error = await startWith(
+      [{ name: 'r', models: ['chat'], backends: [{ name: 'az', provider: 'azure-openai', model: 'gpt-4o', baseURL: `${fake.url}/openai/v1`, credentials: { kind: 'none' }, options: { apiVersion: 'v1' } } as never] }],
+    ).then((s) => { running.push(s); return undefined; }, (e: unknown) => e as Error);
+    expect(error?.message).toContain('routes[0].backends[0].baseURL');
+    expect(fake.requests).toHaveLength(0);
   });
 });
