@@ -190,6 +190,18 @@ function flushedOrCut(res: ServerResponse, stallMs: number): Promise<void> | und
 
 /** Writes each translated event as it arrives; waits for the socket to drain (bounded memory). */
 async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, { kind: 'stream' }>, clientSignal: AbortSignal, writeStallMs: number): Promise<void> {
+  let abandon = true; // until the relay says the stream ended well
+  try {
+    abandon = (await relayStream(res, result, clientSignal, writeStallMs)) !== 'success';
+  } finally {
+    // After the last write: releasing the attempt's timers and draining the upstream's last bytes
+    // are not what the client waits for. A stream that did not end well (or threw) cuts its upstream now.
+    result.close(abandon);
+  }
+}
+
+/** The relay itself; resolves with how the stream ended. */
+async function relayStream(res: ServerResponse, result: Extract<DispatchResult, { kind: 'stream' }>, clientSignal: AbortSignal, writeStallMs: number): Promise<'success' | 'stream_error' | 'aborted'> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -245,18 +257,13 @@ async function pumpStream(res: ServerResponse, result: Extract<DispatchResult, {
       if (tail === '') tail = `data: ${JSON.stringify(shutdownError.toBody())}\n\n`;
     }
   }
-  try {
-    const usage = result.translator.usage();
-    const { finishReasons, responseModel } = result.translator.summary();
-    const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success', ...upstreamIdOf(result) });
-    if (!res.writableEnded && !clientLeft(clientSignal)) {
-      if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
-      res.end(tail);
-    }
-  } finally {
-    // After the last write: releasing the attempt's timers and draining the upstream's last bytes
-    // are not what the client waits for.
-    result.close();
+  const usage = result.translator.usage();
+  const { finishReasons, responseModel } = result.translator.summary();
+  const end = result.attempt.end({ outcome, status: 200, ...(usage ? { usage } : {}), finishReasons, ...(responseModel ? { responseModel } : {}), partial: outcome !== 'success', ...upstreamIdOf(result) });
+  if (!res.writableEnded && !clientLeft(clientSignal)) {
+    if (end.costUsd !== undefined) res.addTrailers({ 'x-llmroute-cost-usd': end.costUsd.toFixed(8) });
+    res.end(tail);
   }
+  return outcome;
 }
 

@@ -39,9 +39,10 @@ export interface StreamRest {
 export type AttemptResult =
   /** `text`: the upstream's bytes as received, sent as they are when the adapter passes the body through. */
   | { kind: 'json'; body: unknown; text?: string; upstreamRequestId?: string }
-  /** `close()` must be called when the stream is over (releases timers, aborts an unfinished upstream).
+  /** `close()` must be called when the stream is over (releases timers; an upstream still sending is
+   *  drained briefly, or cut at once with `abandon`: the client's stream ended before the upstream's).
    *  `timedOut()`: why the attempt's timers cut the stream, if they did (the attempt outcome is then `timeout`). */
-  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void; timedOut(): TimeoutKind | undefined; upstreamRequestId?: string }
+  | { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(abandon?: boolean): void; timedOut(): TimeoutKind | undefined; upstreamRequestId?: string }
   | { kind: 'failed'; outcome: AttemptOutcome; error: UpstreamError; upstreamRequestId?: string };
 
 /** The client's request as every attempt of it sees it. */
@@ -163,10 +164,13 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
   // The attempt's own total, or what is left of the request deadline when that is shorter.
   const ownTotalMs = timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS;
   const cutByDeadline = input.budgetMs !== undefined && input.budgetMs < ownTotalMs;
+  // Both timers also stop the idle timer: it re-arms itself while nobody reads the stream, so an
+  // attempt whose result was never closed (a bug) must still end, with the total timeout at the latest.
   const totalTimer = setTimeout(
     () => {
       timedOut ??= cutByDeadline ? 'deadline' : 'total';
       abort();
+      idle?.stop();
     },
     cutByDeadline ? Math.max(1, input.budgetMs!) : ownTotalMs,
   );
@@ -176,6 +180,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptResult> {
       ? setTimeout(() => {
           timedOut ??= 'first_token';
           abort();
+          idle?.stop();
         }, firstTokenMs)
       : undefined;
   const idle = input.stream
@@ -380,13 +385,13 @@ async function startStream(input: AttemptInput, target: BackendTarget, events: S
       }
     },
   };
-  const close = () => {
+  const close = (abandon = false) => {
     control.release();
     if (upstreamDone) return;
-    // The client is gone: cut the upstream now. Otherwise the translator ended the stream ([DONE],
-    // message_stop) before the upstream closed its body: read the little that is left so the
-    // connection goes back to the pool instead of being destroyed, within a bound.
-    if (input.clientSignal.aborted) control.abortUpstream();
+    // The client is gone, or its stream was ended early: cut the upstream now. Otherwise the
+    // translator ended the stream ([DONE], message_stop) before the upstream closed its body: read the
+    // little that is left so the connection goes back to the pool instead of being destroyed, within a bound.
+    if (abandon || input.clientSignal.aborted) control.abortUpstream();
     else void drain(events, control.abortUpstream);
   };
   return { kind: 'stream', translator, first, rest, close, timedOut: control.timedOut };

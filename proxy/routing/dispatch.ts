@@ -48,7 +48,7 @@ interface Answered {
 
 export type DispatchResult =
   | (Answered & { kind: 'json'; body: unknown; text?: string })
-  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(): void })
+  | (Answered & { kind: 'stream'; translator: StreamTranslator; first: StreamOutput[]; rest: StreamRest; close(abandon?: boolean): void })
   /** `upstreamRequestId`: when the answer is one provider's own refusal, that provider's id of it. */
   | { kind: 'error'; status: number; body: OpenAIErrorBody; attempts: number; retryAfterMs?: number; summary: AttemptSummary[]; upstreamRequestId?: string };
 
@@ -152,7 +152,12 @@ export async function dispatch(input: DispatchInput, deps: DispatchDeps): Promis
       return { kind: 'json', body: result.body, ...(result.text !== undefined ? { text: result.text } : {}), ...upstreamId, backend, attempts: attempt, attempt: attemptTelemetry };
     }
     if (result.kind === 'stream') {
-      attemptTelemetry.firstToken();
+      try {
+        attemptTelemetry.firstToken();
+      } catch (err) {
+        result.close(true); // the stream will have no reader: cut its upstream and timers now
+        throw err;
+      }
       breaker.recordSuccess();
       return { kind: 'stream', translator: result.translator, first: result.first, rest: result.rest, close: result.close, ...upstreamId, backend, attempts: attempt, attempt: timeoutAware(attemptTelemetry, result.timedOut) };
     }

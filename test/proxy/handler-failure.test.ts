@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { noopTelemetry, type Telemetry } from '#proxy/telemetry/hooks.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
-import { backend, startWith, type Started } from '#test/proxy/harness.ts';
+import { backend, startWith, waitFor, type Started } from '#test/proxy/harness.ts';
 
 let fake: OpenAIFake;
 let proxy: Started;
-let failAt: 'end' | 'start' | 'attempt-end' = 'end';
+let failAt: 'end' | 'start' | 'attempt-end' | 'first-token' = 'end';
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -17,6 +17,9 @@ const throwing: Telemetry = {
   startRequest(info) {
     if (failAt === 'start') throw new Error('telemetry bug at start');
     const inner = noopTelemetry.startRequest(info);
+    if (failAt === 'first-token') {
+      return { ...inner, startAttempt: (a) => ({ ...inner.startAttempt(a), firstToken: () => { throw new Error('telemetry bug at first token'); } }) };
+    }
     if (failAt === 'attempt-end') {
       return { ...inner, startAttempt: (a) => ({ ...inner.startAttempt(a), end: () => { throw new Error('telemetry bug at attempt end'); } }) };
     }
@@ -63,6 +66,17 @@ describe('a handler that throws', () => {
     expect(text).toBe('Hello there, friend.');
     expect(error).toMatchObject({ code: 'internal_error' });
     await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  });
+
+  test('once a stream is chosen, before it is relayed: a 500, and the upstream stream is cut at once', async () => {
+    failAt = 'first-token';
+    const abortedBefore = fake.aborted;
+    fake.queue({ delayBetweenMs: 1000 }); // a slow generation: left alone it would run for seconds
+    const error = await proxy.client.chat.completions.create({ model: 'r', stream: true, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 500, code: 'internal_error' });
+    // Cut, not left to generate (and bill) until the attempt's total timeout of 10 minutes.
+    await waitFor(() => fake.aborted === abortedBefore + 1, 800);
     expect(unhandled).toEqual([]);
   });
 });
