@@ -49,7 +49,6 @@ export async function buildLlmApp(ctx: HandlerContext): Promise<Express> {
   // Whatever express itself refuses (a path whose percent-escapes do not decode) gets an OpenAI error
   // body too, never express's HTML page with a stack trace.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (res.headersSent) return void res.destroy();
     const error = err instanceof URIError || (err as { status?: number }).status === 400
       ? new ProxyError(400, 'invalid_url', 'the request path is not valid (a percent-escape that does not decode)')
       : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
@@ -83,8 +82,8 @@ export function llmRequestListener(ctx: HandlerContext): RequestListener {
  * request gets a 500 or is cut, and the sidecar, serving every other request of its pod, lives on.
  */
 function handlerFailed(res: ServerResponse): void {
-  if (!res.headersSent) sendError(res, 500, new ProxyError(500, 'internal_error', 'the proxy failed to handle the request').toBody());
-  else if (!res.writableEnded) res.destroy();
+  // After the headers, sendError ends a stream with an error event and cuts any other answer.
+  sendError(res, 500, new ProxyError(500, 'internal_error', 'the proxy failed to handle the request').toBody());
 }
 
 export interface AdminOptions {
