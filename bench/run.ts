@@ -280,7 +280,7 @@ async function idleMemoryRows(config: string, env: NodeJS.ProcessEnv, upstreamPo
     ['Node alone (`node -e` idle)', await idleRssOf(['-e', hold], env)],
     ['bare pass-through proxy (plain `node:http`), after one completion', await bare()],
     ['llmroute proxy, default V8 settings, after one completion', await llmroute({})],
-    ['llmroute proxy as docs/sidecar.md runs it (`NODE_OPTIONS=--max-semi-space-size=1`), after one completion', await llmroute({ NODE_OPTIONS: '--max-semi-space-size=1' })],
+    ['llmroute proxy as docs/sidecar.md runs it (`NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size=160`), after one completion', await llmroute({ NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=160' })],
   ];
   return rows.map(([what, mb]) => `| ${what} | ${mb.toFixed(1)} |`);
 }

@@ -21,6 +21,8 @@ export const serveOptions = {
   'admin-host': { type: 'string' },
   // Requests served at once; past it, 503 `overloaded` at once (proxy/server.ts CLIENT_LIMITS).
   'max-in-flight': { type: 'string', default: '1000' },
+  // Heap used (percent of V8's heap limit) past which new requests get 503 `overloaded`; 100 turns it off.
+  'max-heap-percent': { type: 'string', default: '85' },
   // Graceful shutdown (SIGTERM/SIGINT): keep serving until nothing has been in flight for --drain-quiet,
   // ending what is left at --drain-deadline. The deadline's default stays inside Kubernetes' default 30 s grace.
   'drain-quiet': { type: 'string', default: '1s' },
@@ -37,6 +39,12 @@ export function duration(value: string, flag: string): number {
 export function maxInFlight(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw Object.assign(new Error('--max-in-flight must be a positive integer'), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+  return n;
+}
+
+export function maxHeapPercent(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 10 || n > 100) throw Object.assign(new Error('--max-heap-percent must be an integer from 10 to 100'), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
   return n;
 }
 
@@ -75,7 +83,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const configPath = values.config;
   if (!configPath) throw Object.assign(new Error('--config FILE is required (the compiled config); `llmroute demo` serves the embedded default'), { code: 'ERR_PARSE_ARGS_MISSING_OPTION' });
   const drain = drainOptions(values);
-  const limits = { maxInFlight: maxInFlight(values['max-in-flight']) };
+  const limits = { maxInFlight: maxInFlight(values['max-in-flight']), maxHeapPercent: maxHeapPercent(values['max-heap-percent']) };
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const metrics = new ProxyMetrics();
   const workload = workloadIdentity(process.env);

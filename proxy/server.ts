@@ -7,6 +7,7 @@ import { adminRequestListener, llmRequestListener } from './http/app.ts';
 import { InFlightRequests, type DrainOptions, type DrainResult } from './http/in-flight.ts';
 import { ConfigStore, type Logger } from './runtime/config-store.ts';
 import { watchFile, type WatchHandle } from './runtime/config-watcher.ts';
+import { watchHeap, type HeapWatermarkOptions } from './runtime/heap-watermark.ts';
 import { BreakerRegistry, type BreakerOptions } from './routing/circuit-breaker.ts';
 import { RetryBudget, type RetryBudgetOptions } from './routing/retry-budget.ts';
 import { Pools } from './upstream/pools.ts';
@@ -31,12 +32,16 @@ export interface ProxyOptions {
   watchPollMs?: number;
   /** Bounds on what clients of the LLM port may hold (defaults in CLIENT_LIMITS). */
   limits?: Partial<ClientLimits>;
+  /** The heap watermark's sampling (tests give their own readings and a short interval). */
+  heapSampling?: Pick<HeapWatermarkOptions, 'read' | 'sampleMs'>;
 }
 
 /** What one client may hold of the LLM port (reliability bar A3/A4, B3, B4, B29). */
 export interface ClientLimits {
   /** Requests served at once; past it a request gets 503 `overloaded` at once instead of queueing. */
   maxInFlight: number;
+  /** Heap used, in percent of V8's heap limit, past which new requests get 503 `overloaded` (100: never). */
+  maxHeapPercent: number;
   /** A stream whose client takes no bytes for this long is cut, with its upstream call. */
   writeStallMs: number;
   /** Headers must arrive within this (slowloris); then 408 and the connection is closed. */
@@ -47,7 +52,7 @@ export interface ClientLimits {
   timeoutCheckMs: number;
 }
 
-export const CLIENT_LIMITS: ClientLimits = { maxInFlight: 1000, writeStallMs: 30_000, headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, timeoutCheckMs: 5_000 };
+export const CLIENT_LIMITS: ClientLimits = { maxInFlight: 1000, maxHeapPercent: 85, writeStallMs: 30_000, headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, timeoutCheckMs: 5_000 };
 
 export interface RunningProxy {
   llmUrl: string;
@@ -96,9 +101,17 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const deps = { pools, breakers, budget: new RetryBudget(options.retryBudget) };
   const inFlight = new InFlightRequests();
   const limits = { ...CLIENT_LIMITS, ...options.limits };
+  const heap = watchHeap({
+    maxPercent: limits.maxHeapPercent,
+    ...options.heapSampling,
+    onChange: (overloaded, usedPercent) =>
+      overloaded
+        ? logger.warn({ heapPercent: Math.round(usedPercent), watermarkPercent: limits.maxHeapPercent }, 'heap over its watermark: refusing new requests (503 overloaded)')
+        : logger.info({ heapPercent: Math.round(usedPercent) }, 'heap back under its watermark: admitting requests'),
+  });
   const llm = nodeHttp().createServer(
     { keepAliveTimeout: 65_000, headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.timeoutCheckMs },
-    llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight, writeStallMs: limits.writeStallMs, maxInFlight: limits.maxInFlight }),
+    llmRequestListener({ runtime: () => store.runtime(), telemetry, deps, inFlight, writeStallMs: limits.writeStallMs, maxInFlight: limits.maxInFlight, heap }),
   );
   const admin = nodeHttp().createServer(adminRequestListener({ store, draining: () => inFlight.isDraining, ...(options.metrics ? { metrics: options.metrics } : {}) }));
   const llmUrl = await listen(llm, options.host ?? '127.0.0.1', options.port ?? 4000);
@@ -135,6 +148,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     async close() {
       watcher?.close();
+      heap.stop();
       llm.closeAllConnections();
       admin.closeAllConnections();
       await Promise.all([new Promise((r) => llm.close(r)), new Promise((r) => admin.close(r))]);

@@ -5,6 +5,7 @@ import { UnsupportedRequestError, type StreamOutput } from '../providers/adapter
 import { enforceZeroRetention } from '../policy/retention.ts';
 import { dispatch, type DispatchDeps, type DispatchResult } from '../routing/dispatch.ts';
 import { targetOf, type Runtime } from '../runtime/runtime.ts';
+import type { HeapWatermark } from '../runtime/heap-watermark.ts';
 import type { RequestTelemetry, Telemetry } from '../telemetry/hooks.ts';
 import { checkChatRequest, checkEmbeddingsRequest, readJsonBody } from './body.ts';
 import { modelNotFound, ProxyError, sendError } from './errors.ts';
@@ -21,18 +22,27 @@ export interface HandlerContext {
   writeStallMs?: number;
   /** Requests served at once (counted by inFlight); past it, 503 `overloaded` at once. */
   maxInFlight?: number;
+  /** Memory pressure: while the heap is over its watermark, 503 `overloaded` at once. */
+  heap?: Pick<HeapWatermark, 'overloaded' | 'usedPercent' | 'maxPercent'>;
 }
 
 /**
- * Turns a new request away (503 `overloaded`, Retry-After 1 s) when maxInFlight are being served:
- * answering at once beats queueing into an out-of-memory. True when it did.
+ * Turns a new request away (503 `overloaded`, Retry-After 1 s) when maxInFlight are being served or
+ * the heap is over its watermark: answering at once beats queueing into an out-of-memory. True when it did.
  */
 export function refusedAsOverloaded(ctx: HandlerContext, res: ServerResponse, telemetry: RequestTelemetry): boolean {
-  if (ctx.inFlight === undefined || ctx.maxInFlight === undefined || ctx.inFlight.size < ctx.maxInFlight) return false;
+  const why = overloadOf(ctx);
+  if (why === undefined) return false;
   telemetry.end({ status: 503, attempts: 0, errorCode: 'overloaded' });
-  const error = new ProxyError(503, 'overloaded', `the llmroute sidecar is serving its maximum of ${ctx.maxInFlight} requests at once; retry shortly`);
+  const error = new ProxyError(503, 'overloaded', `the llmroute sidecar is ${why}; retry shortly`);
   sendError(res, 503, error.toBody(), 1000, error.retryAdvised);
   return true;
+}
+
+function overloadOf(ctx: HandlerContext): string | undefined {
+  if (ctx.inFlight !== undefined && ctx.maxInFlight !== undefined && ctx.inFlight.size >= ctx.maxInFlight) return `serving its maximum of ${ctx.maxInFlight} requests at once`;
+  if (ctx.heap?.overloaded) return `short of memory (heap at ${Math.round(ctx.heap.usedPercent)}% of its limit, over the ${ctx.heap.maxPercent}% watermark)`;
+  return undefined;
 }
 
 export const DEFAULT_WRITE_STALL_MS = 30_000;

@@ -85,4 +85,10 @@ describe('llmroute compile and validate', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--config FILE is required');
   });
+
+  test.each(['5', '101', '85.5', 'lots'])('proxy --max-heap-percent %s is a usage error', async (value) => {
+    const result = await llmroute('proxy', '--config', '/nonexistent.yaml', '--port', '0', '--admin-port', '0', '--max-heap-percent', value);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--max-heap-percent must be an integer from 10 to 100');
+  });
 });

@@ -62,6 +62,25 @@ describe('client limits', () => {
     expect(after.choices[0]!.message.content).toBeTruthy();
   });
 
+  test('while the heap is over its watermark a request gets 503 overloaded at once; under it again, it is served', async () => {
+    fake = await startOpenAIFake();
+    let usedPercent = 91;
+    s = await startWith([route(fake)], { limits: { maxHeapPercent: 85 }, heapSampling: { sampleMs: 10, read: () => ({ usedBytes: usedPercent, limitBytes: 100 }) } });
+    const refused = (await s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as { status: number; code: string; message: string; headers: Headers };
+    expect(refused).toMatchObject({ status: 503, code: 'overloaded' });
+    expect(refused.message).toContain('short of memory (heap at 91% of its limit, over the 85% watermark)');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // Forwarded endpoints are refused alike.
+    const forwarded = await fetch(`${s.proxy.llmUrl}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', input: 'hi' }) });
+    expect(forwarded.status).toBe(503);
+    expect(fake.requests).toHaveLength(0);
+
+    usedPercent = 60;
+    await new Promise((r) => setTimeout(r, 50));
+    const served = await s.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(served.choices[0]!.message.content).toBe('Hello there, friend.');
+  });
+
   test('the openai SDK retries an overloaded refusal after its Retry-After and gets its answer', async () => {
     fake = await startOpenAIFake({ delayHeadersMs: 500 });
     s = await startWith([route(fake)], { limits: { maxInFlight: 1 } });
