@@ -150,7 +150,7 @@ describe('chat completions through the proxy with the official openai SDK', () =
       const chunk = `10000\r\n${'x'.repeat(0x10000)}\r\n`;
       const pump = setInterval(() => socket.writable && socket.write(chunk), 5);
       try {
-        await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`still open; got: ${answer.slice(0, 200)}`)), 5000))]);
+        await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`still open; got: ${answer.slice(0, 200)}`)), 5000).unref())]);
       } finally {
         clearInterval(pump);
       }
