@@ -10,7 +10,7 @@ import type { ChatCompletionRequest } from '#proxy/openai/types.ts';
 
 const event = (data: Record<string, unknown>) => ({ event: String(data.type), data: JSON.stringify(data) });
 const options = { defaultMaxTokens: 4096 };
-type Body = { thinking?: unknown; messages: Array<{ role: string; content: Array<{ type: string; id?: string; tool_use_id?: string }> }> };
+type Body = { max_tokens: number; thinking?: { type: string; budget_tokens: number }; system?: Array<{ text: string }>; messages: Array<{ role: string; content: Array<{ type: string; id?: string; tool_use_id?: string; text?: string; source?: { media_type?: string } }> }> };
 const body = (request: ChatCompletionRequest) => anthropicRequestBody(request, 'claude-sonnet-4-5', options) as unknown as Body;
 
 describe('anthropic stream: a tool called without input', () => {
@@ -60,6 +60,28 @@ describe('anthropic request: reasoning_effort', () => {
     expect(translated.messages[1]!.content[0]!.type).toBe('tool_use');
   });
 
+  // The last user turn still carries the tool results after these (Anthropic would answer 400 "a final
+  // assistant message must start with a thinking block" with thinking on).
+  test.each([
+    ['a user message after the results (a tool message cannot carry the image the tool made)', { role: 'user' as const, content: [{ type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }],
+    ['a developer reminder after the results', { role: 'developer' as const, content: 'Be concise.' }],
+  ])('still inside the loop with %s: no extended thinking', (_name, extra) => {
+    const translated = body({ ...toolLoop, messages: [...toolLoop.messages, extra] });
+    expect(translated.messages.at(-1)!.content[0]!.type).toBe('tool_result');
+    expect(translated.thinking).toBeUndefined();
+  });
+
+  test.each([['medium', 4096], ['high', 16384]] as const)('%s without a client limit: the thinking budget comes on top of the default answer room', (effort, budget) => {
+    const translated = body({ model: 'chat', reasoning_effort: effort, messages: [{ role: 'user', content: 'Prove it.' }] });
+    expect(translated.thinking).toEqual({ type: 'enabled', budget_tokens: budget });
+    expect(translated.max_tokens).toBe(options.defaultMaxTokens + budget);
+  });
+
+  test("with a client limit, thinking counts within it (as OpenAI's max_completion_tokens counts reasoning)", () => {
+    const translated = body({ model: 'chat', reasoning_effort: 'high', max_completion_tokens: 8000, messages: [{ role: 'user', content: 'Prove it.' }] });
+    expect(translated).toMatchObject({ max_tokens: 8000, thinking: { budget_tokens: 7999 } });
+  });
+
   test.each([
     ['a temperature other than 1', { temperature: 0.2 }, 'temperature'],
     ['top_p below 0.95', { top_p: 0.5 }, 'top_p'],
@@ -92,7 +114,42 @@ describe('anthropic request: tool-call ids from other providers', () => {
   });
 });
 
+describe('anthropic request: text Anthropic refuses', () => {
+  test('whitespace-only text (a model\'s "\\n\\n" beside its tool calls, a blank system or user message) is left out', () => {
+    const translated = body({
+      model: 'chat',
+      tools: [{ type: 'function', function: { name: 'get_time' } }],
+      messages: [
+        { role: 'system', content: '  \n' },
+        { role: 'user', content: 'Time?' },
+        { role: 'assistant', content: '\n\n', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
+        { role: 'user', content: ' ' },
+      ],
+    });
+    expect(translated.system).toBeUndefined();
+    expect(translated.messages.flatMap((m) => m.content).filter((b) => b.type === 'text')).toEqual([{ type: 'text', text: 'Time?' }]);
+    expect(translated.messages[1]!.content.map((b) => b.type)).toEqual(['tool_use']);
+  });
+
+  test('a final assistant prefill loses its trailing whitespace (Anthropic refuses it)', () => {
+    const translated = body({ model: 'chat', messages: [{ role: 'user', content: 'Say hi' }, { role: 'assistant', content: 'Hello \n' }] });
+    expect(translated.messages.at(-1)!.content).toEqual([{ type: 'text', text: 'Hello' }]);
+  });
+
+  test('data:image/jpg (accepted by OpenAI) goes as image/jpeg', () => {
+    const translated = body({ model: 'chat', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpg;base64,/9j/4AAQ' } }] }] });
+    expect(translated.messages[0]!.content[0]!.source).toMatchObject({ media_type: 'image/jpeg' });
+  });
+});
+
 describe('anthropic errors', () => {
+  test('a prompt over the context window has OpenAI\'s code for it (frameworks trim the history on it)', () => {
+    const error = classifyAnthropicError(400, {}, JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } }));
+    expect(error).toMatchObject({ status: 400, retryable: false });
+    expect(error.body.error.code).toBe('context_length_exceeded');
+  });
+
   test('an exhausted credit balance (a 400 invalid_request_error) is a billing error, not the client\'s bad request', () => {
     const error = classifyAnthropicError(400, {}, JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' } }));
     expect(error.body.error.code).toBe('insufficient_quota');

@@ -26,7 +26,11 @@ export function classifyAnthropicError(status: number, headers: UpstreamHeaders,
   // An exhausted credit balance comes as a 400 invalid_request_error: it is the account's state, not
   // the client's request, so it is reported as the billing error it is.
   const billing = status === 400 && /credit balance is too low/i.test(message);
-  return upstreamError({ ...factsFor(status, billing ? 'billing_error' : errorType), message }, headers);
+  const facts = factsFor(status, billing ? 'billing_error' : errorType);
+  // "prompt is too long: 210000 tokens > 200000 maximum": OpenAI's code for it, which frameworks read
+  // to trim the history and retry.
+  if (facts.code === 'invalid_request' && /prompt is too long/i.test(message)) facts.code = 'context_length_exceeded';
+  return upstreamError({ ...facts, message }, headers);
 }
 
 /** An `event: error` inside a 200 stream (overloaded_error is the common one). */

@@ -19,8 +19,10 @@ interface Turn {
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 4096, high: 16384 };
 
+/** Anthropic's blocks for content parts. Whitespace-only text is left out: Anthropic refuses it (400
+ * "text content blocks must contain non-whitespace text"), and models often answer "\n\n" beside tool calls. */
 function blocksOf(parts: NeutralPart[], param: string): Block[] {
-  return parts.map((p) => {
+  return parts.filter((p) => p.kind !== 'text' || p.text.trim() !== '').map((p) => {
     if (p.kind === 'text') return { type: 'text', text: p.text };
     if (p.image.kind === 'url') return { type: 'image', source: { type: 'url', url: p.image.url } };
     if (!IMAGE_TYPES.has(p.image.mediaType)) {
@@ -48,14 +50,14 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
       case 'system':
       case 'developer': {
         const text = plainText(m.content, at);
-        if (text !== '') system.push({ type: 'text', text });
+        if (text.trim() !== '') system.push({ type: 'text', text });
         break;
       }
       case 'user':
         pushTurn(turns, { role: 'user', content: blocksOf(contentParts(m.content, at), at) });
         break;
       case 'assistant': {
-        // Empty text blocks are rejected by Anthropic: content "" next to tool_calls is dropped.
+        // Empty and whitespace-only text blocks are refused by Anthropic: left out beside tool_calls.
         const content = blocksOf(contentParts(m.content, at), at);
         for (const [c, call] of (m.tool_calls ?? []).entries()) {
           toolNames.add(call.function.name);
@@ -70,7 +72,7 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
         }
         const text = plainText(m.content, at);
         const result: Block = { type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id) };
-        if (text !== '') result.content = text;
+        if (text.trim() !== '') result.content = text;
         // Several OpenAI tool messages answer one assistant turn: they join one user turn, results
         // before any text the user adds.
         const last = turns[turns.length - 1];
@@ -83,6 +85,10 @@ function translateMessages(messages: ChatMessage[]): { system: Block[]; turns: T
       }
     }
   });
+  // A last assistant turn is a prefill, which Anthropic refuses with trailing whitespace.
+  const last = turns[turns.length - 1];
+  const tail = last?.role === 'assistant' ? last.content[last.content.length - 1] : undefined;
+  if (tail?.type === 'text') tail.text = (tail.text as string).trimEnd();
   return { system, turns, toolNames };
 }
 
@@ -96,14 +102,13 @@ export function anthropicToolId(id: string): string {
   return `toolu_${nodeCrypto().createHash('sha256').update(id).digest('base64url').slice(0, 24)}`;
 }
 
-/** Whether the conversation is inside a tool loop: its last turn answers tool calls of the assistant's. */
-function inToolLoop(messages: ChatMessage[]): boolean {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role === 'tool') continue;
-    return m.role === 'assistant' && (m.tool_calls?.length ?? 0) > 0;
-  }
-  return false;
+/**
+ * Whether the translated conversation is inside a tool loop: its last user turn carries tool results
+ * (whatever else follows them in it: an image the tool produced, a reminder).
+ */
+function inToolLoop(turns: Turn[]): boolean {
+  const last = turns[turns.length - 1];
+  return last?.role === 'user' && last.content.some((b) => b.type === 'tool_result');
 }
 
 function translateTools(tools: FunctionTool[]): Array<Record<string, unknown>> {
@@ -178,13 +183,17 @@ export function anthropicRequestBody(request: ChatCompletionRequest, model: stri
   // Inside a tool loop Anthropic wants the assistant turn to start with the thinking blocks it sent,
   // which OpenAI's message shape cannot carry back: that turn is answered without extended thinking
   // rather than refused (400 "Expected thinking ... but found tool_use").
-  if (typeof effort === 'string' && THINKING_BUDGET[effort] !== undefined && !inToolLoop(request.messages)) {
+  if (typeof effort === 'string' && THINKING_BUDGET[effort] !== undefined && !inToolLoop(turns)) {
     // Extended thinking refuses a temperature other than 1, top_p below 0.95 and forced tool use:
     // refused here, so that another backend of the route can take the request.
     if (body.temperature !== undefined && body.temperature !== 1) throw new UnsupportedRequestError('temperature cannot be set with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'temperature');
     if (body.top_p !== undefined && (body.top_p as number) < 0.95) throw new UnsupportedRequestError('top_p below 0.95 cannot be combined with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'top_p');
     const forced = (body.tool_choice as { type?: string } | undefined)?.type;
     if (forced === 'any' || forced === 'tool') throw new UnsupportedRequestError('a required or named tool_choice cannot be combined with reasoning_effort on anthropic backends', 'unsupported_parameter_value', 'tool_choice');
+    // A client limit counts thinking too (as OpenAI's max_completion_tokens counts reasoning). Without
+    // one, the thinking budget comes on top of the default, or the answer would be left ~1 token.
+    const clientLimit = maxOutputTokens(request);
+    if (clientLimit === undefined) body.max_tokens = options.defaultMaxTokens + THINKING_BUDGET[effort]!;
     const budget = Math.min(THINKING_BUDGET[effort]!, (body.max_tokens as number) - 1);
     if (budget < 1024) throw new UnsupportedRequestError('reasoning on anthropic backends needs max_completion_tokens above 1024', 'unsupported_parameter_value', 'reasoning_effort');
     body.thinking = { type: 'enabled', budget_tokens: budget };

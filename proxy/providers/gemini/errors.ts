@@ -8,21 +8,45 @@ interface GeminiErrorBody {
   code?: number;
   message?: string;
   status?: string;
-  details?: Array<{ reason?: string }>;
+  /** google.rpc details: ErrorInfo (`reason`), RetryInfo (`retryDelay`), QuotaFailure (`violations`). */
+  details?: Array<{ '@type'?: string; reason?: string; retryDelay?: string; violations?: Array<{ quotaId?: string }> }>;
 }
 
 type Facts = Omit<ErrorFacts, 'message'>;
 
 const AUTH_REASONS = new Set(['API_KEY_INVALID', 'API_KEY_SERVICE_BLOCKED', 'API_KEY_HTTP_REFERRER_BLOCKED', 'ACCESS_TOKEN_EXPIRED', 'CREDENTIALS_MISSING']);
 
+/** Upstream JSON: `details` is checked, not trusted to be an array of objects. */
+const detailsOf = (error: GeminiErrorBody): Array<Record<string, unknown>> =>
+  (Array.isArray(error.details) ? error.details : []).filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null);
+
+/** A QuotaFailure on a per-day quota: no retry helps before tomorrow (another backend may). */
+function dailyQuotaSpent(error: GeminiErrorBody): boolean {
+  return detailsOf(error).some((d) => Array.isArray(d.violations) && d.violations.some((v) => /PerDay/i.test(String((v as { quotaId?: unknown } | null)?.quotaId ?? ''))));
+}
+
+/** Gemini's wait before a retry, from google.rpc.RetryInfo (`"37s"`, `"45.8s"`): it sends no Retry-After. */
+function retryInfoMs(error: GeminiErrorBody): number | undefined {
+  for (const d of detailsOf(error)) {
+    const match = typeof d.retryDelay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(d.retryDelay) : null;
+    if (match) return Math.round(Number(match[1]) * 1000);
+  }
+  return undefined;
+}
+
+const TOO_LONG = /input token count.*exceeds the maximum|exceeds the maximum number of tokens/i;
+
 function factsFor(status: number, error: GeminiErrorBody): Facts {
-  // Upstream JSON: `details` is checked, not trusted to be an array of objects.
-  const reasons = (Array.isArray(error.details) ? error.details : []).map((d) => (d as { reason?: unknown } | null)?.reason).filter((r): r is string => typeof r === 'string');
+  const reasons = detailsOf(error).map((d) => d.reason).filter((r): r is string => typeof r === 'string');
   if (reasons.some((r) => AUTH_REASONS.has(r)) || status === 401 || error.status === 'UNAUTHENTICATED') {
     return { status: 401, retryable: false, reason: 'unauthorized', type: 'authentication_error', code: 'upstream_auth_failed' };
   }
+  if ((error.status === 'INVALID_ARGUMENT' || status === 400) && TOO_LONG.test(String(error.message ?? ''))) {
+    return { status: 400, retryable: false, reason: 'invalid_request', type: 'invalid_request_error', code: 'context_length_exceeded' };
+  }
   switch (error.status) {
     case 'RESOURCE_EXHAUSTED':
+      if (dailyQuotaSpent(error)) return { status: 429, retryable: false, reason: 'quota_exceeded', type: 'insufficient_quota', code: 'insufficient_quota' };
       return { status: 429, retryable: true, reason: 'rate_limited', type: 'rate_limit_error', code: 'upstream_rate_limited' };
     case 'UNAVAILABLE':
       return { status: 503, retryable: true, reason: 'overloaded', type: 'server_error', code: 'upstream_overloaded' };
@@ -57,7 +81,10 @@ export function geminiErrorOf(parsed: unknown): GeminiErrorBody | undefined {
 export function classifyGeminiError(status: number, headers: UpstreamHeaders, bodyText: string): UpstreamError {
   const error = geminiErrorOf(parseJson(bodyText)) ?? {};
   const message = typeof error.message === 'string' && error.message ? error.message : `gemini returned HTTP ${status}`;
-  return upstreamError({ ...factsFor(status, error), message }, headers);
+  const classified = upstreamError({ ...factsFor(status, error), message }, headers);
+  const wait = classified.retryable ? retryInfoMs(error) : undefined;
+  if (classified.retryAfterMs === undefined && wait !== undefined) classified.retryAfterMs = wait;
+  return classified;
 }
 
 /** An error object that arrived as a stream event. */

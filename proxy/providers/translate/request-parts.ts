@@ -14,7 +14,11 @@ const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+)(?:;[a-z0-9-]+=[^;,]*)*;base64,(.*
 
 export function imageRef(url: string, param: string): ImageRef {
   const data = DATA_URL.exec(url);
-  if (data) return { kind: 'inline', mediaType: data[1]!.toLowerCase(), base64: data[2]! };
+  if (data) {
+    const mediaType = data[1]!.toLowerCase();
+    // `image/jpg` is not a registered type, but browsers and OpenAI accept it; providers want image/jpeg.
+    return { kind: 'inline', mediaType: mediaType === 'image/jpg' ? 'image/jpeg' : mediaType, base64: data[2]! };
+  }
   if (/^https?:\/\//i.test(url)) return { kind: 'url', url };
   // The proxy never fetches arbitrary URLs; only data: URLs and http(s) URLs the provider fetches itself.
   throw new UnsupportedRequestError('image_url.url must be a data: URL with base64 data or an http(s) URL', 'unsupported_image_url', param);
