@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { APIError } from 'openai';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { startWith, type Started } from '#test/proxy/harness.ts';
+import { failedGenerationRoutes } from './failed-generation-routes.ts';
 import type { BackendTarget } from '#proxy/providers/adapter.ts';
 import { deepseekAdapter, mistralAdapter, openaiAdapter } from '#proxy/providers/openai-family.ts';
 
@@ -17,19 +18,7 @@ let proxy: Started;
 
 beforeAll(async () => {
   [failing, healthy] = await Promise.all([startOpenAIFake(), startOpenAIFake()]);
-  proxy = await startWith([
-    {
-      name: 'ns/mistral-first',
-      models: ['mistral-first'],
-      backends: [
-        { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', baseURL: failing.baseURL, credentials: { kind: 'none' } },
-        { name: 'fallback', provider: 'openai', model: 'gpt-4o-mini', baseURL: healthy.baseURL, credentials: { kind: 'none' } },
-      ],
-      retries: { attempts: 0 },
-    },
-    { name: 'ns/deepseek-only', models: ['deepseek-only'], backends: [{ name: 'deepseek', provider: 'deepseek', model: 'deepseek-chat', baseURL: failing.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
-    { name: 'ns/openai-only', models: ['openai-only'], backends: [{ name: 'oa', provider: 'openai', model: 'gpt-4o-mini', baseURL: failing.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
-  ]);
+  proxy = await startWith(failedGenerationRoutes(failing, healthy));
 });
 afterAll(async () => {
   await proxy.close();

@@ -9,6 +9,7 @@ import { noopTelemetry, type Telemetry } from '#proxy/telemetry/hooks.ts';
 import { startOpenAIFake, type OpenAIFake } from '#test/fakes/openai-fake.ts';
 import { backend, startWith, type Started } from '#test/proxy/harness.ts';
 import { captureRequestLog } from '#test/proxy/request-log-capture.ts';
+import { failedGenerationRoutes } from './failed-generation-routes.ts';
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 
@@ -21,18 +22,7 @@ describe('failed generations, end to end', () => {
   beforeAll(async () => {
     [failing, healthy] = await Promise.all([startOpenAIFake(), startOpenAIFake()]);
     proxy = await startWith(
-      [
-        {
-          name: 'ns/mistral-first',
-          models: ['mistral-first'],
-          backends: [
-            { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', baseURL: failing.baseURL, credentials: { kind: 'none' } },
-            { name: 'fallback', provider: 'openai', model: 'gpt-4o-mini', baseURL: healthy.baseURL, credentials: { kind: 'none' } },
-          ],
-          retries: { attempts: 0 },
-        },
-        { name: 'ns/deepseek-only', models: ['deepseek-only'], backends: [{ name: 'deepseek', provider: 'deepseek', model: 'deepseek-chat', baseURL: failing.baseURL, credentials: { kind: 'none' } }], retries: { attempts: 0 } },
-      ],
+      failedGenerationRoutes(failing, healthy),
       { telemetry: createObserver({ metrics: new ProxyMetrics(), logger: log.logger }) },
     );
   });
