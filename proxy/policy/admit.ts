@@ -76,8 +76,15 @@ export function policyViolations(backend: BackendFacts, policy: PolicyConfig): s
   if (policy.allowedProviders && !policy.allowedProviders.includes(backend.provider)) {
     violations.push(`provider ${backend.provider} not in allowedProviders ${list(policy.allowedProviders)}`);
   }
-  const denied = policy.deniedModels ? modelDenied(backend.model, policy.deniedModels) : undefined;
-  if (denied !== undefined) violations.push(`model ${backend.model} matches deniedModels entry ${denied}`);
+  if (policy.deniedModels) {
+    // Every name the upstream is called with counts: an Azure deployment is a name of its own (it is
+    // what the URL or the v1 body's model carries), and could otherwise alias a denied model.
+    const deployment = (backend.options as { deployment?: unknown } | undefined)?.deployment;
+    for (const [what, name] of [['model', backend.model], ['options.deployment', typeof deployment === 'string' ? deployment : undefined]] as const) {
+      const denied = name === undefined ? undefined : modelDenied(name, policy.deniedModels);
+      if (denied !== undefined) violations.push(`${what} ${name} matches deniedModels entry ${denied}`);
+    }
+  }
   if (policy.requireZeroDataRetention && backend.dataRetention !== 'zero') {
     violations.push(`dataRetention is ${backend.dataRetention ?? 'standard'} but the policy requires zero`);
   }

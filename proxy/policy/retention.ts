@@ -6,8 +6,12 @@
 
 export type RetentionDecision = { allowed: true } | { allowed: false; message: string; param: string | null };
 
-/** Endpoints (first path segment under /v1/) that exist to keep data at the provider. */
-const STATEFUL_ENDPOINTS = new Set(['files', 'uploads', 'batches', 'vector_stores', 'assistants', 'threads', 'fine_tuning', 'containers', 'conversations', 'realtime']);
+/**
+ * Endpoints (path under /v1/) known to answer without keeping the request, given the checks below.
+ * An allowlist: providers add stateful endpoints under new names (Mistral's `batch/jobs`, `agents`;
+ * OpenAI's `videos`, `evals`), and a blocklist would forward each new one until someone listed it.
+ */
+const STATELESS_ENDPOINTS = new Set(['chat/completions', 'completions', 'embeddings', 'responses', 'moderations', 'audio/speech', 'images/generations']);
 
 const denied = (message: string, param: string | null): RetentionDecision => ({ allowed: false, message: `${message}: the namespace's policy requires zero data retention`, param });
 
@@ -18,13 +22,15 @@ const denied = (message: string, param: string | null): RetentionDecision => ({ 
  */
 export function enforceZeroRetention(endpoint: string, body: Record<string, unknown>): RetentionDecision {
   const root = endpoint.split('/')[0]!;
-  if (STATEFUL_ENDPOINTS.has(root)) return denied(`/v1/${root} stores data at the provider by design`, null);
+  if (!STATELESS_ENDPOINTS.has(endpoint)) return denied(`/v1/${endpoint.slice(0, 100)} is not an endpoint known to keep no data (forwarded under zero retention: ${[...STATELESS_ENDPOINTS].join(', ')})`, null);
   if (body.store !== undefined && body.store !== false) return denied('store must be false', 'store');
   if (root === 'responses') {
     if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
       return denied('previous_response_id continues a response stored at the provider', 'previous_response_id');
     }
     if (body.conversation !== undefined && body.conversation !== null) return denied('conversation refers to state stored at the provider', 'conversation');
+    // Background mode keeps the response at the provider for polling, whatever `store` says.
+    if (body.background !== undefined && body.background !== null && body.background !== false) return denied('background mode keeps the response at the provider', 'background');
     body.store = false; // the Responses API stores unless told not to
   }
   return { allowed: true };

@@ -51,6 +51,17 @@ describe('zero data retention at request level', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  test('endpoints not known to keep no data are refused (an allowlist: new stateful endpoints come under new names)', async () => {
+    await expectDenied(await post(zdr, 'batch/jobs', { model: 'chat', input_files: ['f-1'], endpoint: '/v1/chat/completions' }), null); // Mistral's batches
+    await expectDenied(await post(zdr, 'agents', { model: 'chat', name: 'a', instructions: 'kept at the provider' }), null); // Mistral's agents
+    await expectDenied(await post(zdr, 'videos', { model: 'chat', prompt: 'a cat' }), null);
+    await expectDenied(await post(zdr, 'responses', { model: 'chat', input: 'hi', background: true }), 'background');
+    expect(fake.requests).toHaveLength(0);
+    // Without the policy they are forwarded as before.
+    expect((await post(open, 'agents', { model: 'chat', name: 'a' })).status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+  });
+
   test('a chat completion that does not ask to store is served', async () => {
     const completion = await zdr.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     expect(completion.choices[0]!.message.content).toBeTruthy();
