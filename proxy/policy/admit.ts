@@ -1,19 +1,12 @@
 // Data-residency policy decisions, shared by the three enforcement points: the validating
 // webhook (admission), the compiler (backends left out of the ConfigMap) and the proxy at run
 // time (fail closed). Pure.
-import type { BackendConfig, PolicyConfig } from '../config/schema.ts';
+import type { BackendConfig, PolicyConfig, ProviderName } from '../config/schema.ts';
+import { hostFacts, hostOf } from './vendor-hosts.ts';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'DeniedByPolicy'; message: string };
 
 type BackendFacts = Pick<BackendConfig, 'provider' | 'model' | 'region' | 'dataRetention'> & { baseURL?: string | undefined; options?: Readonly<Record<string, unknown>> | undefined };
-
-/** Hosts of Azure OpenAI / AI Foundry endpoints, whatever provider a backend names. */
-const AZURE_OPENAI_HOST = /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
-
-function hostOf(baseURL: string | undefined): string | undefined {
-  if (baseURL === undefined || !URL.canParse(baseURL)) return undefined;
-  return new URL(baseURL).hostname;
-}
 
 /** Where a backend really processes data, when its config says more than its declared `region`. */
 export interface ProcessingRegion {
@@ -23,25 +16,13 @@ export interface ProcessingRegion {
   why: string;
 }
 
-/**
- * The processing region the backend's own settings imply, whatever `region` declares (reliability bar
- * B15); undefined when `region` is the whole truth. Vertex AI processes where its `location` says (the
- * `global` location anywhere, `us`/`eu` across a multi-region). An Azure OpenAI deployment's type
- * decides: Standard in its region, Data Zone anywhere in its zone, Global anywhere; as Azure's portal
- * now creates Global ones by default, an undeclared type cannot be trusted to stay in `region` (nor
- * can an Azure endpoint configured under another provider, which has no deploymentType to declare).
- * The Gemini Developer API (no `options.vertex`) offers no regional processing at all.
- */
-export function processingRegion(backend: BackendFacts): ProcessingRegion | undefined {
+/** What the provider's own settings imply (see processingRegions). */
+function providerProcessingRegion(backend: BackendFacts): ProcessingRegion | undefined {
   if (backend.provider === 'gemini') {
     const location = (backend.options?.vertex as { location?: unknown } | undefined)?.location;
     if (location === undefined) return backend.region === 'global' ? undefined : { region: 'global', why: 'the Gemini Developer API (without options.vertex) processes data in any region' };
     if (typeof location !== 'string' || location === backend.region) return undefined;
     return { region: location, why: location === 'global' ? 'Vertex AI location global processes data in any region' : `Vertex AI location ${location} is where data is processed` };
-  }
-  const host = backend.provider === 'azure-openai' ? undefined : hostOf(backend.baseURL);
-  if (host !== undefined && AZURE_OPENAI_HOST.test(host)) {
-    return { region: undefined, why: `${host} is an Azure OpenAI endpoint, which may be a Global or Data Zone deployment: use provider azure-openai and declare options.deploymentType` };
   }
   if (backend.provider === 'azure-openai') {
     const type = backend.options?.deploymentType;
@@ -54,6 +35,42 @@ export function processingRegion(backend: BackendFacts): ProcessingRegion | unde
   return undefined;
 }
 
+/** What the baseURL's host implies, whatever provider the backend declares (see vendor-hosts.ts). */
+function hostProcessingRegion(backend: BackendFacts): ProcessingRegion | undefined {
+  const host = hostOf(backend.baseURL);
+  const facts = host === undefined ? undefined : hostFacts(host);
+  // An Azure host under azure-openai is judged by its declared deployment type instead.
+  if (facts?.regionWhy === undefined || (facts.vendor === 'azure-openai' && backend.provider === 'azure-openai')) return undefined;
+  if (facts.region === backend.region) return undefined;
+  return { region: facts.region, why: facts.regionWhy };
+}
+
+/**
+ * Where the backend processes data when its settings say more than its declared `region` (reliability
+ * bar B15); empty when `region` is the whole truth, and every entry must be allowed. Vertex AI processes
+ * where its `location` says (the `global` location anywhere, `us`/`eu` across a multi-region). An Azure
+ * OpenAI deployment's type decides: Standard in its region, Data Zone anywhere in its zone, Global
+ * anywhere; as Azure's portal now creates Global ones by default, an undeclared type cannot be trusted
+ * to stay in `region` (nor can an Azure endpoint configured under another provider, which has no
+ * deploymentType to declare). The Gemini Developer API offers no regional processing at all, and the
+ * host counts whatever provider speaks to it: Gemini's OpenAI-compatible endpoint is still the Gemini
+ * Developer API.
+ */
+export function processingRegions(backend: BackendFacts): ProcessingRegion[] {
+  const regions: ProcessingRegion[] = [];
+  for (const claim of [providerProcessingRegion(backend), hostProcessingRegion(backend)]) {
+    if (claim !== undefined && !regions.some((r) => r.region === claim.region && claim.region !== undefined)) regions.push(claim);
+  }
+  return regions;
+}
+
+/** The vendor the baseURL reaches when it is not the one the provider names; undefined otherwise. */
+export function hostVendor(backend: BackendFacts): { host: string; vendor: ProviderName } | undefined {
+  const host = hostOf(backend.baseURL);
+  const vendor = host === undefined ? undefined : hostFacts(host)?.vendor;
+  return host !== undefined && vendor !== undefined && vendor !== backend.provider ? { host, vendor } : undefined;
+}
+
 const list = (values: readonly string[]) => `[${values.join(', ')}]`;
 
 export function modelDenied(model: string, deniedModels: readonly string[]): string | undefined {
@@ -64,17 +81,27 @@ export function modelDenied(model: string, deniedModels: readonly string[]): str
 export function policyViolations(backend: BackendFacts, policy: PolicyConfig): string[] {
   const violations: string[] = [];
   if (policy.allowedRegions) {
-    const processing = processingRegion(backend);
+    const processing = processingRegions(backend);
     const allowed = list(policy.allowedRegions);
-    if (processing === undefined) {
+    if (processing.length === 0) {
       if (backend.region === undefined) violations.push(`region is not declared and allowedRegions is ${allowed}`);
       else if (!policy.allowedRegions.includes(backend.region)) violations.push(`region ${backend.region} not in allowedRegions ${allowed}`);
-    } else if (processing.region === undefined || !policy.allowedRegions.includes(processing.region)) {
-      violations.push(`${processing.why}${processing.region !== undefined ? `, and allowedRegions ${allowed} does not list ${processing.region}` : `; allowedRegions is ${allowed}`}`);
+    }
+    for (const { region, why } of processing) {
+      if (region === undefined || !policy.allowedRegions.includes(region)) {
+        violations.push(`${why}${region !== undefined ? `, and allowedRegions ${allowed} does not list ${region}` : `; allowedRegions is ${allowed}`}`);
+      }
     }
   }
-  if (policy.allowedProviders && !policy.allowedProviders.includes(backend.provider)) {
-    violations.push(`provider ${backend.provider} not in allowedProviders ${list(policy.allowedProviders)}`);
+  if (policy.allowedProviders) {
+    const allowed = list(policy.allowedProviders);
+    if (!policy.allowedProviders.includes(backend.provider)) violations.push(`provider ${backend.provider} not in allowedProviders ${allowed}`);
+    // The wire format is not the vendor: a backend declared anthropic may point at DeepSeek's
+    // Anthropic-compatible API, and prompts go where the host is.
+    const reached = hostVendor(backend);
+    if (reached !== undefined && !policy.allowedProviders.includes(reached.vendor)) {
+      violations.push(`baseURL host ${reached.host} is ${reached.vendor}'s, and allowedProviders ${allowed} does not list ${reached.vendor}`);
+    }
   }
   if (policy.deniedModels) {
     // Every name the upstream is called with counts: an Azure deployment is a name of its own (it is

@@ -64,7 +64,8 @@ export function buildRuntime(config: ProxyConfig, env: Readonly<Record<string, s
       }
       const { adapter, baseURL, options } = binding;
       const url = new URL(baseURL);
-      const admission = admitBackend(backend, config.policy);
+      // Judged on the URL really called, the adapter's default included.
+      const admission = admitBackend({ ...backend, baseURL, options }, config.policy);
       backends.push({
         config: backend,
         adapter,

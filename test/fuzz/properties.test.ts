@@ -10,7 +10,7 @@ import type { BackendTarget, SseEvent, StreamOutput } from '#proxy/providers/ada
 import { adapterFor } from '#proxy/providers/registry.ts';
 import { checkChatRequest, checkEmbeddingsRequest } from '#proxy/http/body.ts';
 import { ProxyError } from '#proxy/http/errors.ts';
-import { admitBackend, policyViolations, processingRegion } from '#proxy/policy/admit.ts';
+import { admitBackend, hostVendor, policyViolations, processingRegions } from '#proxy/policy/admit.ts';
 import { compile } from '#operator/compile/compile.ts';
 import { dumpStampedConfig, parseConfigText } from '#proxy/config/parse.ts';
 
@@ -180,8 +180,13 @@ describe('fuzz: request checker', () => {
 // Policy: admitted exactly when no rule is broken, and every rule checked on the backend's own facts.
 
 const region = fc.constantFrom('eu-west', 'eu-central', 'us-east', 'global', '');
+/** Vendors' own hosts (judged as that vendor, whatever the provider), and hosts no vendor is known to run. */
+const baseURL = fc.constantFrom(
+  'https://api.openai.com/v1', 'https://api.deepseek.com/anthropic', 'https://generativelanguage.googleapis.com/v1beta/openai', 'https://europe-west4-aiplatform.googleapis.com',
+  'https://shop.openai.azure.com', 'https://API.Mistral.AI./v1', 'http://vllm.models.svc:8000/v1', 'https://openai.com.example.net/v1',
+);
 const backendFacts = fc.record(
-  { provider: fc.constantFrom('openai', 'mistral', 'anthropic', 'gemini', 'azure-openai'), model: fc.constantFrom('gpt-4o', 'o1-mini', 'claude-sonnet-4-5', 'mistral-large-latest'), region, dataRetention: fc.constantFrom('zero', 'standard') },
+  { provider: fc.constantFrom('openai', 'mistral', 'anthropic', 'gemini', 'azure-openai', 'openai-compatible'), model: fc.constantFrom('gpt-4o', 'o1-mini', 'claude-sonnet-4-5', 'mistral-large-latest'), region, dataRetention: fc.constantFrom('zero', 'standard'), baseURL },
   { requiredKeys: ['provider', 'model'] },
 );
 const policy = fc.record(
@@ -202,10 +207,13 @@ describe('fuzz: policy decision', () => {
         const violations = policyViolations(backend as never, p as never);
         expect(admitBackend(backend as never, p as never).admitted).toBe(violations.length === 0);
         // Judged by where data is processed: the declared region unless the backend's settings say more.
-        const processing = processingRegion(backend as never);
-        const region: string | undefined = processing ? processing.region : backend.region;
-        if (p.allowedRegions && !(region !== undefined && (p.allowedRegions as string[]).includes(region))) expect(violations.join()).toMatch(/region/);
+        const processing = processingRegions(backend as never);
+        const regions: Array<string | undefined> = processing.length > 0 ? processing.map((r) => r.region) : [backend.region];
+        if (p.allowedRegions && !regions.every((r) => r !== undefined && (p.allowedRegions as string[]).includes(r))) expect(violations.join()).toMatch(/region/i);
         if (p.allowedProviders && !(p.allowedProviders as string[]).includes(backend.provider)) expect(violations.join()).toMatch(/provider/);
+        // The vendor a known host belongs to must be allowed too, whatever provider is declared.
+        const vendor = hostVendor(backend as never)?.vendor;
+        if (p.allowedProviders && vendor !== undefined && !(p.allowedProviders as string[]).includes(vendor)) expect(violations.join()).toContain(`does not list ${vendor}`);
         if (p.requireZeroDataRetention && backend.dataRetention !== 'zero') expect(violations.join()).toMatch(/dataRetention/);
       }),
       { numRuns: RUNS },
