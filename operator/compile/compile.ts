@@ -5,7 +5,8 @@ import { configIssues } from '../../proxy/config/parse.ts';
 import { configGeneration } from '../../proxy/config/generation.ts';
 import { issuesFromZod, type ConfigIssue } from '../../proxy/config/issues.ts';
 import { admitBackend } from '../../proxy/policy/admit.ts';
-import { backendAdapterIssues } from '../../proxy/providers/registry.ts';
+import { intersectHostPatterns } from '../../proxy/policy/host-patterns.ts';
+import { bindAdapter } from '../../proxy/providers/registry.ts';
 import { llmRouteSchema, type LLMRoute, type LLMRouteSpec, type RouteBackendSpec } from '../api/llmroute.ts';
 import { llmPolicySchema, type LLMPolicy } from '../api/llmpolicy.ts';
 import { parseDuration } from '../api/duration.ts';
@@ -64,6 +65,7 @@ export function mergePolicies(specs: ReadonlyArray<LLMPolicy['spec']>): PolicyCo
   for (const spec of specs) {
     if (spec.allowedRegions) merged.allowedRegions = merged.allowedRegions ? merged.allowedRegions.filter((r) => spec.allowedRegions!.includes(r)) : [...spec.allowedRegions];
     if (spec.allowedProviders) merged.allowedProviders = merged.allowedProviders ? merged.allowedProviders.filter((p) => spec.allowedProviders!.includes(p)) : [...spec.allowedProviders];
+    if (spec.allowedHosts) merged.allowedHosts = merged.allowedHosts ? intersectHostPatterns(merged.allowedHosts, spec.allowedHosts) : [...spec.allowedHosts];
     if (spec.deniedModels) merged.deniedModels = [...(merged.deniedModels ?? []), ...spec.deniedModels];
     if (spec.requireZeroDataRetention) merged.requireZeroDataRetention = true;
   }
@@ -197,14 +199,16 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
 
     const backends: BackendConfig[] = [];
     route.spec.backends.forEach((spec, b) => {
-      const adapterIssues = backendAdapterIssues(spec).map((x) => ({ path: `spec.backends[${b}].${x.path}`, message: x.message }));
-      if (adapterIssues.length > 0) {
+      const binding = bindAdapter(spec);
+      if (!binding.ok) {
+        const adapterIssues = binding.issues.map((x) => ({ path: `spec.backends[${b}].${x.path}`, message: x.message }));
         status.issues.push(...adapterIssues);
         status.backends.push({ name: spec.name, admitted: false, reason: 'InvalidBackend', message: adapterIssues.map((x) => `${x.path}: ${x.message}`).join('; ') });
         return;
       }
       const backend = compileBackend(spec, secretsDir, route.spec.pricing);
-      const admission = admitBackend(backend, policy);
+      // Judged on the URL the sidecar will call, the provider's default included, as the proxy judges it.
+      const admission = admitBackend({ ...backend, baseURL: binding.baseURL, options: binding.options }, policy);
       if (!admission.admitted) {
         status.backends.push({ name: spec.name, admitted: false, reason: admission.reason, message: invalidPolicy ? 'the namespace has an invalid LLMPolicy; nothing is admitted until it is fixed' : admission.message });
         return;

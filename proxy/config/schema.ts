@@ -150,8 +150,20 @@ export const routeSchema = z.strictObject({
 export type RouteConfig = z.infer<typeof routeSchema>;
 
 /** Run-time policy the proxy enforces (fail closed); compiled from the namespace's LLMPolicy. */
+// --- allowedHosts ---------------------------------------------------------------------------------
+/** The CRD's `pattern` for one LLMPolicy allowedHosts entry, verbatim (RE2 and ECMAScript): a lower-case
+ *  host name, optionally after `*.` (every name under that domain), or a bracketed IPv6 address. */
+export const HOST_PATTERN = '^((\\*\\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*|\\[[0-9a-f:.]+\\])$';
+export const HOST_PATTERN_MAX_LENGTH = 253;
+export const hostPatternSchema = z.string().check(
+  z.maxLength(HOST_PATTERN_MAX_LENGTH),
+  z.regex(new RegExp(HOST_PATTERN), 'must be a lower-case host name, *. and a domain (every name under it), or an [IPv6] address; no scheme, port or path'),
+);
+
 export const policySchema = z.strictObject({
   allowedRegions: z.optional(z.array(z.string())),
+  /** Hosts backends may call (see policy/host-patterns.ts); absent means any. */
+  allowedHosts: z.optional(z.array(hostPatternSchema)),
   allowedProviders: z.optional(z.array(z.enum(PROVIDERS))),
   deniedModels: z.optional(z.array(z.string())),
   requireZeroDataRetention: z._default(z.boolean(), false),

@@ -3,6 +3,7 @@
 // time (fail closed). Pure.
 import type { BackendConfig, PolicyConfig, ProviderName } from '../config/schema.ts';
 import { hostFacts, hostOf } from './vendor-hosts.ts';
+import { hostMatches } from './host-patterns.ts';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'DeniedByPolicy'; message: string };
 
@@ -102,6 +103,11 @@ export function policyViolations(backend: BackendFacts, policy: PolicyConfig): s
     if (reached !== undefined && !policy.allowedProviders.includes(reached.vendor)) {
       violations.push(`baseURL host ${reached.host} is ${reached.vendor}'s, and allowedProviders ${allowed} does not list ${reached.vendor}`);
     }
+  }
+  if (policy.allowedHosts) {
+    const host = hostOf(backend.baseURL);
+    if (host === undefined) violations.push(`the backend has no baseURL and allowedHosts is ${list(policy.allowedHosts)}`);
+    else if (!policy.allowedHosts.some((pattern) => hostMatches(host, pattern))) violations.push(`baseURL host ${host} not in allowedHosts ${list(policy.allowedHosts)}`);
   }
   if (policy.deniedModels) {
     // Every name the upstream is called with counts: an Azure deployment is a name of its own (it is

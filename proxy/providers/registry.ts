@@ -50,9 +50,3 @@ export function bindAdapter(backend: BackendAdapterFacts): AdapterBinding {
   if (issues.length > 0 || !baseURL || !parsed.success) return { ok: false, issues };
   return { ok: true, adapter, baseURL, options: parsed.data as Record<string, unknown> };
 }
-
-/** Problems with a backend that only its adapter can see (unknown provider, bad options, no baseURL). */
-export function backendAdapterIssues(backend: BackendAdapterFacts): Array<{ path: string; message: string }> {
-  const binding = bindAdapter(backend);
-  return binding.ok ? [] : binding.issues;
-}

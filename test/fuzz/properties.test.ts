@@ -11,6 +11,7 @@ import { adapterFor } from '#proxy/providers/registry.ts';
 import { checkChatRequest, checkEmbeddingsRequest } from '#proxy/http/body.ts';
 import { ProxyError } from '#proxy/http/errors.ts';
 import { admitBackend, hostVendor, policyViolations, processingRegions } from '#proxy/policy/admit.ts';
+import { hostMatches } from '#proxy/policy/host-patterns.ts';
 import { compile } from '#operator/compile/compile.ts';
 import { dumpStampedConfig, parseConfigText } from '#proxy/config/parse.ts';
 
@@ -193,6 +194,7 @@ const policy = fc.record(
   {
     allowedRegions: fc.array(region, { maxLength: 3 }),
     allowedProviders: fc.array(fc.constantFrom('openai', 'mistral', 'anthropic', 'gemini'), { maxLength: 3 }),
+    allowedHosts: fc.array(fc.constantFrom('api.openai.com', '*.openai.com', '*.googleapis.com', 'vllm.models.svc', '*.azure.com'), { maxLength: 3 }),
     deniedModels: fc.array(fc.constantFrom('gpt-4o', 'o1*', '*', 'claude-*'), { maxLength: 2 }),
     requireZeroDataRetention: fc.boolean(),
     logPrompts: fc.boolean(),
@@ -211,6 +213,7 @@ describe('fuzz: policy decision', () => {
         const regions: Array<string | undefined> = processing.length > 0 ? processing.map((r) => r.region) : [backend.region];
         if (p.allowedRegions && !regions.every((r) => r !== undefined && (p.allowedRegions as string[]).includes(r))) expect(violations.join()).toMatch(/region/i);
         if (p.allowedProviders && !(p.allowedProviders as string[]).includes(backend.provider)) expect(violations.join()).toMatch(/provider/);
+        if (p.allowedHosts && backend.baseURL !== undefined && !p.allowedHosts.some((h) => hostMatches(new URL(backend.baseURL!).hostname.toLowerCase(), h))) expect(violations.join()).toContain('allowedHosts');
         // The vendor a known host belongs to must be allowed too, whatever provider is declared.
         const vendor = hostVendor(backend as never)?.vendor;
         if (p.allowedProviders && vendor !== undefined && !(p.allowedProviders as string[]).includes(vendor)) expect(violations.join()).toContain(`does not list ${vendor}`);

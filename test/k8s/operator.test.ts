@@ -196,6 +196,27 @@ describe('operator against a real kube-apiserver', () => {
     expect(config).not.toContain('mistral');
   }, 60_000);
 
+  test('allowedHosts: the apiserver refuses a URL where a host belongs; a host list leaves backends calling other hosts out', async () => {
+    await namespace('hosts');
+    const policy = (allowedHosts: string[]) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'egress' }, spec: { allowedHosts } });
+    // The CRD's pattern, compiled by the apiserver's RE2: a scheme, a port or upper case is refused at apply time.
+    for (const bad of ['https://api.mistral.ai', 'api.mistral.ai:443', 'API.mistral.ai']) {
+      await expect(custom.createNamespacedCustomObject({ ...GROUP, namespace: 'hosts', plural: 'llmpolicies', body: policy([bad]) })).rejects.toMatchObject({ code: 422 });
+    }
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'hosts', plural: 'llmpolicies', body: policy(['*.mistral.ai']) });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'hosts', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [openai, mistral] }) });
+    const { text } = await compiledConfig('hosts', (t) => t.includes('mistral-large'));
+    expect(text).not.toContain('name: openai');
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.policy.allowedHosts).toEqual(['*.mistral.ai']);
+    const status = await eventually(async () => {
+      const obj = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'hosts', plural: 'llmroutes', name: 'chat' })) as { status?: { backends?: Array<{ name: string; message: string }> } };
+      return obj.status?.backends ? obj.status : undefined;
+    }, 'route status');
+    expect(status.backends?.find((b) => b.name === 'openai')?.message).toBe('baseURL host api.openai.com not in allowedHosts [*.mistral.ai]');
+  }, 60_000);
+
   test('kubectl get shows READY and REASON of a route and a policy (the printer columns, as the apiserver serves them)', async () => {
     await namespace('columns');
     await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'columns', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'ok' }, spec: { allowedRegions: ['eu-west'] } } });
