@@ -26,11 +26,34 @@ const name = z.string().check(z.minLength(1), z.maxLength(253));
 /** A route is named `namespace/name` by the operator: a namespace (63) and an object name (253) fit. */
 const routeName = z.string().check(z.minLength(1), z.maxLength(63 + 1 + 253));
 
+// --- credentials ----------------------------------------------------------------------------------
+/**
+ * Whether an environment variable "name" is really a pasted API key. Mistral's keys (32 letters and
+ * digits) and Google's (`AIza` + 35) fit the name syntax, and a key there would be written into the
+ * ConfigMap and named in every "variable not set" message. Real names are UPPER_SNAKE, lower_snake
+ * or short camelCase; a long mix of both cases and digits, or a long hex string, is a key. The LLMRoute
+ * CRD carries the same test as a CEL rule (ENV_NAME_KEY_CEL), so the apiserver refuses it before etcd.
+ */
+export function looksLikeApiKey(name: string): boolean {
+  if (name.startsWith('AIza')) return true;
+  if (name.length >= 24 && /[a-z]/.test(name) && /[A-Z]/.test(name) && /[0-9]/.test(name)) return true;
+  return name.length >= 32 && /^[0-9A-Fa-f]+$/.test(name) && /[0-9]/.test(name);
+}
+/** The CRD's rule, on the credentials object (the apiserver's refusal of a string repeats its value). */
+export const ENV_NAME_KEY_CEL =
+  "!has(self.env) || !(self.env.startsWith('AIza') || (size(self.env) >= 24 && self.env.matches('[a-z]') && self.env.matches('[A-Z]') && self.env.matches('[0-9]')) || (size(self.env) >= 32 && self.env.matches('^[0-9A-Fa-f]+$') && self.env.matches('[0-9]')))";
+/** Never repeats the value: it may be the key. */
+export const ENV_NAME_KEY_MESSAGE = 'looks like an API key, not the name of an environment variable: put the key in a Secret (credentials.secretRef)';
+export const envNameSchema = z.string().check(
+  z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (letters, digits, _)'),
+  z.refine((name) => !looksLikeApiKey(name), ENV_NAME_KEY_MESSAGE),
+);
+
 export const credentialsSchema = z.discriminatedUnion('kind', [
   /** Read the key from a file (a projected Secret volume); re-read when it changes. */
   z.strictObject({ kind: z.literal('file'), path: z.string().check(z.startsWith('/')) }),
   /** Read the key from the sidecar's environment. */
-  z.strictObject({ kind: z.literal('env'), name: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)) }),
+  z.strictObject({ kind: z.literal('env'), name: envNameSchema }),
   z.strictObject({ kind: z.literal('none') }),
 ]);
 export type Credentials = z.infer<typeof credentialsSchema>;

@@ -217,6 +217,17 @@ describe('operator against a real kube-apiserver', () => {
     expect(status.backends?.find((b) => b.name === 'openai')?.message).toBe('baseURL host api.openai.com not in allowedHosts [*.mistral.ai]');
   }, 60_000);
 
+  test('a key pasted as credentials.env is refused by the apiserver (CEL), and the refusal does not repeat it', async () => {
+    await namespace('pasted-key');
+    const key = 'q7Xk2LmN9pRt4VwY8zAb3CdE6fGh1JkM'; // shaped like a Mistral key, made up
+    const refusal = await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'pasted-key', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [{ ...mistral, credentials: { env: key } }] }) })
+      .then(() => undefined, (e: unknown) => e as { code?: number; body?: unknown });
+    expect(refusal?.code).toBe(422);
+    expect(String(refusal?.body)).toContain('looks like an API key');
+    expect(String(refusal?.body)).not.toContain(key);
+    await expect(custom.getNamespacedCustomObject({ ...GROUP, namespace: 'pasted-key', plural: 'llmroutes', name: 'chat' })).rejects.toMatchObject({ code: 404 });
+  }, 60_000);
+
   test('kubectl get shows READY and REASON of a route and a policy (the printer columns, as the apiserver serves them)', async () => {
     await namespace('columns');
     await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'columns', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'ok' }, spec: { allowedRegions: ['eu-west'] } } });
