@@ -293,6 +293,22 @@ describe('operator against a real kube-apiserver', () => {
     expect(again.metadata?.uid).not.toBe(cm.metadata?.uid);
   }, 60_000);
 
+  test('a hand-edited ConfigMap (a policy taken out) is put back, with or without its label', async () => {
+    await namespace('edited');
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'edited', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'residency' }, spec: { allowedRegions: ['eu-west'] } } });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'edited', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    const { text } = await compiledConfig('edited', (t) => t.includes('allowedRegions'));
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    const withoutPolicy = text.replace(/allowedRegions:[^\n]*\n(\s+- [^\n]*\n)*/, '');
+    expect(withoutPolicy).not.toContain('allowedRegions');
+    const edited = await core.patchNamespacedConfigMap({ name: 'llmroute-config', namespace: 'edited', body: { data: { 'config.yaml': withoutPolicy } } }, merge);
+    expect(edited.data?.['config.yaml']).toBe(withoutPolicy); // the edit landed; the operator then puts its config back
+    expect((await compiledConfig('edited', (t) => t.includes('allowedRegions'))).text).toBe(text);
+    // Taking the label off hides it from the operator's ConfigMap informer: to the operator it was deleted.
+    await core.patchNamespacedConfigMap({ name: 'llmroute-config', namespace: 'edited', body: { metadata: { labels: { 'app.kubernetes.io/managed-by': null } }, data: { 'config.yaml': 'tampered' } } }, merge);
+    expect((await compiledConfig('edited', (t) => t.includes('allowedRegions'))).text).toBe(text);
+  }, 60_000);
+
   test('the proxy routes by the config the operator wrote', async () => {
     const fake = await startOpenAIFake({ content: 'from the cluster config' });
     await namespace('app');
