@@ -14,6 +14,14 @@ import type { GcSummary } from './gc-sampler.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
+/**
+ * Requests sent to a target before measuring it. A fresh process runs its first few hundred requests
+ * at up to twice the CPU of its steady state (V8 compiles the hot paths on background threads, which
+ * /proc counts), and a sidecar lives in that steady state: with only 100, the first streaming target
+ * of each process paid the compilation of the stream path, so an untranslated stream measured costlier
+ * than a translated one served right after it by the same process.
+ */
+const WARMUP = 1000;
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 8);
 const LOAD_RATE = Number(process.env.BENCH_RATE ?? 500);
 const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 4);
@@ -62,12 +70,13 @@ function percentile(sorted: number[], p: number): number {
 
 /** One connection, one request at a time: latency of the whole response, and time to first event for streams. */
 async function sequential(target: Target, stream: boolean): Promise<{ p50: number; p99: number; ttft50: number; cpuPerRequest?: number }> {
-  const cpuBefore = target.pid ? cpuMs(target.pid) : 0;
   const client = new Client(`http://127.0.0.1:${target.port}`, { pipelining: 1 });
+  let cpuBefore = 0;
   const total: number[] = [];
   const first: number[] = [];
   const payload = body(stream, target.model);
-  for (let i = 0; i < SEQUENTIAL + 100; i++) {
+  for (let i = 0; i < SEQUENTIAL + WARMUP; i++) {
+    if (i === WARMUP && target.pid) cpuBefore = cpuMs(target.pid);
     const start = performance.now();
     const res = await client.request({ method: 'POST', path: target.path, body: payload, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
     let firstAt = 0;
@@ -75,7 +84,7 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
       if (!firstAt && (chunk as Buffer).includes('"content"')) firstAt = performance.now();
     }
     if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}`);
-    if (i >= 100) {
+    if (i >= WARMUP) {
       total.push(performance.now() - start);
       first.push((firstAt || performance.now()) - start);
     }
@@ -83,7 +92,7 @@ async function sequential(target: Target, stream: boolean): Promise<{ p50: numbe
   await client.close();
   total.sort((a, b) => a - b);
   first.sort((a, b) => a - b);
-  const cpu = target.pid ? { cpuPerRequest: (cpuMs(target.pid) - cpuBefore) / (SEQUENTIAL + 100) } : {};
+  const cpu = target.pid ? { cpuPerRequest: (cpuMs(target.pid) - cpuBefore) / SEQUENTIAL } : {};
   return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50), ...cpu };
 }
 
@@ -371,7 +380,8 @@ Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node 
 the load generators (undici sequentially and at a steady rate, autocannon at saturation) share the same cores, so absolute numbers
 are noisy: compare the rows of one run, not runs across machines.
 
-- **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time (after 100 warm-up requests).
+- **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time, after ${WARMUP} warm-up requests (a
+  fresh process spends its first few hundred compiling its hot paths; a sidecar lives past them). CPU per request counts the measured requests only.
 - **Under load**: ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s per target, open loop, over ${CONNECTIONS} kept-alive connections
   (bench/paced-load.ts): request i is due at i/${LOAD_RATE} s whatever happened before it, and its latency includes any
   wait for a free connection. The ${LOAD_SECONDS} s are ${LOAD_ROUNDS} rounds in which the targets take turns, so drift on the
