@@ -68,32 +68,54 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** One connection, one request at a time: latency of the whole response, and time to first event for streams. */
-async function sequential(target: Target, stream: boolean): Promise<{ p50: number; p99: number; ttft50: number; cpuPerRequest?: number }> {
-  const client = new Client(`http://127.0.0.1:${target.port}`, { pipelining: 1 });
-  let cpuBefore = 0;
-  const total: number[] = [];
-  const first: number[] = [];
-  const payload = body(stream, target.model);
-  for (let i = 0; i < SEQUENTIAL + WARMUP; i++) {
-    if (i === WARMUP && target.pid) cpuBefore = cpuMs(target.pid);
+/** Rounds the sequential requests are split into, the targets taking turns, as under load. */
+const SEQUENTIAL_ROUNDS = 10;
+
+type SequentialResult = { p50: number; p99: number; ttft50: number; cpuPerRequest?: number };
+
+/**
+ * One connection per target, one request at a time: latency of the whole response, and time to first
+ * event for streams. Each target is warmed up, then measured in SEQUENTIAL_ROUNDS blocks in which the
+ * targets take turns, so a burst of noise on the shared machine (another process waking up) lands on
+ * all of them rather than on the one measured at that moment; a block is long enough for each process
+ * to run with its caches warm, as a sidecar serving its application does.
+ */
+async function sequentialRounds(targets: Target[], stream: boolean): Promise<Record<string, SequentialResult>> {
+  const clients = targets.map((t) => new Client(`http://127.0.0.1:${t.port}`, { pipelining: 1 }));
+  const total: number[][] = targets.map(() => []);
+  const first: number[][] = targets.map(() => []);
+  const cpu = targets.map(() => 0);
+  const one = async (k: number, record: boolean) => {
+    const target = targets[k]!;
     const start = performance.now();
-    const res = await client.request({ method: 'POST', path: target.path, body: payload, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
+    const res = await clients[k]!.request({ method: 'POST', path: target.path, body: body(stream, target.model), headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } });
     let firstAt = 0;
     for await (const chunk of res.body) {
       if (!firstAt && (chunk as Buffer).includes('"content"')) firstAt = performance.now();
     }
     if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}`);
-    if (i >= WARMUP) {
-      total.push(performance.now() - start);
-      first.push((firstAt || performance.now()) - start);
+    if (record) {
+      total[k]!.push(performance.now() - start);
+      first[k]!.push((firstAt || performance.now()) - start);
     }
+  };
+  try {
+    for (const k of targets.keys()) for (let i = 0; i < WARMUP; i++) await one(k, false);
+    for (let round = 0; round < SEQUENTIAL_ROUNDS; round++) {
+      for (const [k, target] of targets.entries()) {
+        const before = target.pid ? cpuMs(target.pid) : 0;
+        for (let i = 0; i < SEQUENTIAL / SEQUENTIAL_ROUNDS; i++) await one(k, true);
+        if (target.pid) cpu[k]! += cpuMs(target.pid) - before;
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
   }
-  await client.close();
-  total.sort((a, b) => a - b);
-  first.sort((a, b) => a - b);
-  const cpu = target.pid ? { cpuPerRequest: (cpuMs(target.pid) - cpuBefore) / SEQUENTIAL } : {};
-  return { p50: percentile(total, 50), p99: percentile(total, 99), ttft50: percentile(first, 50), ...cpu };
+  return Object.fromEntries(targets.map((t, k) => {
+    const sorted = total[k]!.sort((a, b) => a - b);
+    const ttft = first[k]!.sort((a, b) => a - b);
+    return [t.name, { p50: percentile(sorted, 50), p99: percentile(sorted, 99), ttft50: percentile(ttft, 50), ...(t.pid ? { cpuPerRequest: cpu[k]! / sorted.length } : {}) }];
+  }));
 }
 
 /** Requests sent to one target of a pair before switching to the other. */
@@ -340,9 +362,8 @@ async function main(): Promise<void> {
   let peakRssTraced = 0;
   try {
     for (const stream of [false, true]) {
-      const seq: Record<string, Awaited<ReturnType<typeof sequential>>> = {};
       const saturated: Record<string, number> = {};
-      for (const t of targets) seq[t.name] = await sequential(t, stream);
+      const seq = await sequentialRounds(targets, stream);
       await ours.gcSinceLast();
       await traced.gcSinceLast();
       const load = await underLoad(targets, stream);
@@ -381,7 +402,9 @@ the load generators (undici sequentially and at a steady rate, autocannon at sat
 are noisy: compare the rows of one run, not runs across machines.
 
 - **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time, after ${WARMUP} warm-up requests (a
-  fresh process spends its first few hundred compiling its hot paths; a sidecar lives past them). CPU per request counts the measured requests only.
+  fresh process spends its first few hundred compiling its hot paths; a sidecar lives past them), in ${SEQUENTIAL_ROUNDS}
+  rounds in which the targets take turns (blocks of ${SEQUENTIAL / SEQUENTIAL_ROUNDS}), so noise on the shared machine hits every target alike.
+  CPU per request counts the measured requests only.
 - **Under load**: ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s per target, open loop, over ${CONNECTIONS} kept-alive connections
   (bench/paced-load.ts): request i is due at i/${LOAD_RATE} s whatever happened before it, and its latency includes any
   wait for a free connection. The ${LOAD_SECONDS} s are ${LOAD_ROUNDS} rounds in which the targets take turns, so drift on the
