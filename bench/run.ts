@@ -70,6 +70,8 @@ function percentile(sorted: number[], p: number): number {
 
 /** Rounds the sequential requests are split into, the targets taking turns, as under load. */
 const SEQUENTIAL_ROUNDS = 10;
+/** Requests at the start of each block that are not measured. */
+const BLOCK_WARMUP = 20;
 
 type SequentialResult = { p50: number; p99: number; ttft50: number; cpuPerRequest?: number };
 
@@ -103,6 +105,10 @@ async function sequentialRounds(targets: Target[], stream: boolean): Promise<Rec
     for (const k of targets.keys()) for (let i = 0; i < WARMUP; i++) await one(k, false);
     for (let round = 0; round < SEQUENTIAL_ROUNDS; round++) {
       for (const [k, target] of targets.entries()) {
+        // The other targets just ran on the same cores: the first requests of a block find this
+        // process's caches cold, which a sidecar serving its application does not (and ten cold
+        // requests in a thousand would be the p99).
+        for (let i = 0; i < BLOCK_WARMUP; i++) await one(k, false);
         const before = target.pid ? cpuMs(target.pid) : 0;
         for (let i = 0; i < SEQUENTIAL / SEQUENTIAL_ROUNDS; i++) await one(k, true);
         if (target.pid) cpu[k]! += cpuMs(target.pid) - before;
@@ -170,7 +176,7 @@ function cpuMs(pid: number): number {
 }
 
 /** Rounds each target's steady load is split into, the targets taking turns: drift on a shared machine hits all alike. */
-const LOAD_ROUNDS = 4;
+const LOAD_ROUNDS = 8;
 
 /**
  * Steady open-loop load: LOAD_RATE requests/s spread evenly over CONNECTIONS connections (see
@@ -403,7 +409,7 @@ are noisy: compare the rows of one run, not runs across machines.
 
 - **Sequential**: ${SEQUENTIAL} requests, one connection, one at a time, after ${WARMUP} warm-up requests (a
   fresh process spends its first few hundred compiling its hot paths; a sidecar lives past them), in ${SEQUENTIAL_ROUNDS}
-  rounds in which the targets take turns (blocks of ${SEQUENTIAL / SEQUENTIAL_ROUNDS}), so noise on the shared machine hits every target alike.
+  rounds in which the targets take turns (blocks of ${SEQUENTIAL / SEQUENTIAL_ROUNDS} measured after ${BLOCK_WARMUP} more), so noise on the shared machine hits every target alike.
   CPU per request counts the measured requests only.
 - **Under load**: ${LOAD_RATE} requests/s for ${LOAD_SECONDS} s per target, open loop, over ${CONNECTIONS} kept-alive connections
   (bench/paced-load.ts): request i is due at i/${LOAD_RATE} s whatever happened before it, and its latency includes any
