@@ -1,8 +1,11 @@
 // POST /v1/<anything else> with a JSON body (moderations, audio/speech, images, responses...):
-// routed by its `model` like chat, then forwarded untouched with http-proxy to the first backend of
-// the route that speaks that endpoint natively (OpenAI's own API shape), with the backend's model
-// and key. No translation, no retry (the endpoint may not be idempotent); the upstream's answer,
-// streamed or not, is piped back as is. Hosts come only from the config, as everywhere.
+// routed by its `model` like chat, then forwarded untouched with http-proxy to a backend of the route
+// that speaks that endpoint natively (OpenAI's own API shape), with the backend's model and key. No
+// translation, and no retry of anything the upstream may have processed (the endpoint may not be
+// idempotent): the next native backend is tried only when the request never reached the last one or
+// was refused unprocessed (429, 503), and never for a request that names state stored with one
+// account (see routing/undelivered.ts). The upstream's answer, streamed or not, is piped back as is.
+// Hosts come only from the config, as everywhere.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type Server from 'http-proxy';
@@ -13,6 +16,9 @@ import { enforceZeroRetention } from '../policy/retention.ts';
 import { upstreamRequestIdOf } from '../upstream/request-id.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TOTAL_TIMEOUT_MS } from '../routing/attempt.ts';
 import { requestDeadlineMs } from '../routing/dispatch.ts';
+import { attemptOrder } from '../routing/order.ts';
+import { neverDelivered, refusedUnprocessed, storedStateReference } from '../routing/undelivered.ts';
+import { retryAfterMs } from '../providers/openai-errors.ts';
 import { armConnectTimeout } from '../upstream/pools.ts';
 import { readJsonBody } from './body.ts';
 import { relayResponse, type RelayFailure } from './relay-response.ts';
@@ -40,7 +46,14 @@ interface Forward {
   failure?: RelayFailure;
   /** The provider's id of its answer, for the log line. */
   upstreamRequestId?: string;
+  /** Whether another backend takes the request now that this one refused it unprocessed (spends the retry budget when it does). */
+  claimFailover(): boolean;
+  /** Told once what became of the attempt: its answer is being relayed, or another backend may take it. */
+  settle(outcome: AttemptEnd): void;
 }
+
+/** How one forwarding attempt ended: relayed (whatever happens to the answer after), or passed on. */
+type AttemptEnd = { kind: 'relayed' } | { kind: 'failed_over'; reason: string; status: number; retryAfterMs?: number | undefined };
 
 export function passthroughHandler(ctx: HandlerContext) {
   /** What the proxy's event handlers need of each forwarded request, set before it is sent. */
@@ -59,6 +72,12 @@ export function passthroughHandler(ctx: HandlerContext) {
     proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
       const forward = forwards.get(req)!;
       forward.upstreamRequestId = upstreamRequestIdOf(proxyRes.headers);
+      const status = proxyRes.statusCode ?? 502;
+      if (refusedUnprocessed(status) && forward.claimFailover()) {
+        proxyRes.resume(); // read and dropped: the keep-alive connection stays usable
+        return forward.settle({ kind: 'failed_over', reason: `HTTP ${status}`, status, retryAfterMs: retryAfterMs(proxyRes.headers) });
+      }
+      forward.settle({ kind: 'relayed' });
       relayResponse(proxyRes, res, forward.apiKey, forward.backendName, forward.idleMs, (failure) => (forward.failure = failure));
     });
     return proxy;
@@ -70,6 +89,7 @@ export function passthroughHandler(ctx: HandlerContext) {
     res.setHeader('x-request-id', requestId);
     const telemetry = ctx.telemetry.startRequest({ requestId, operation: 'passthrough', httpRoute: '/v1/*', headers: req.headers });
     let attempt: AttemptTelemetry | undefined;
+    let attempts = 0;
     let errorCode: string | undefined;
     if (refusedAsOverloaded(ctx, res, telemetry)) return;
     const finished = new Promise<void>((resolve) => res.on('close', resolve));
@@ -97,64 +117,104 @@ export function passthroughHandler(ctx: HandlerContext) {
       const route = runtime.routeFor(model);
       if (!route) throw modelNotFound(model, runtime.models);
       telemetry.routeResolved({ route: route.config.name, clientModel: model, stream: false, logPrompts: runtime.config.policy.logPrompts, deniedBackends: route.deniedNames });
-      const backend = nativeBackend(route.allowed, route.config.name, path);
-      const backendTarget = targetOf(backend);
-      const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
-      const forward: Forward = {
-        apiKey: backendTarget.apiKey,
-        backendName: backend.config.name,
-        connectMs: backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
-        // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
-        idleMs: backend.config.timeouts.idleMs,
-      };
-      forwards.set(req, forward);
-      const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
-
+      const candidates = nativeBackends(route.allowed, route.config.name, path);
+      // Taken before the loop: each attempt replaces req.headers with what goes upstream.
+      const forwardedHeaders = Object.fromEntries(FORWARDED_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]));
+      // Another backend may take it only when it names no state stored with the first one's account.
+      const boundToBackend = storedStateReference(body as Record<string, unknown>) !== undefined;
+      const order = pickOrder(attemptOrder(route.config.strategy, candidates, ctx.deps.random), ctx);
       const proxy = await proxyOnce();
-      if (res.destroyed) throw new ProxyError(499, 'client_closed_request', 'the client closed the connection');
-      attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: 1, reason: 'initial' });
-      const payload = Buffer.from(upstream.body ?? '', 'utf8');
-      req.headers = {
-        ...Object.fromEntries(FORWARDED_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]])),
-        ...upstream.headers,
-        ...attempt.upstreamHeaders,
-        'content-length': String(payload.length),
-      };
+      const deadline = Date.now() + requestDeadlineMs(route);
+      ctx.deps.budget.deposit();
+      /** The upstream call under way, cut when the client leaves. */
+      let current: Forward | undefined;
       res.on('close', () => {
-        if (!res.writableFinished) forward.upstreamRequest?.destroy(); // the client left: cut the upstream call
+        if (!res.writableFinished) current?.upstreamRequest?.destroy(); // the client left: cut the upstream call
       });
-      res.setHeader('x-llmroute-backend', backend.config.name);
-      res.setHeader('x-llmroute-attempts', '1');
-      // The backend's total timeout bounds the whole exchange, answer included (http-proxy's own
-      // proxyTimeout is a socket idle timeout: an upstream trickling bytes would never be cut by it).
-      const totalMs = Math.min(backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS, requestDeadlineMs(route));
-      const totalTimer = setTimeout(() => {
-        errorCode = 'upstream_timeout';
-        forward.upstreamRequest?.destroy();
-        if (!res.headersSent) sendError(res, 504, { error: { message: `backend ${backend.config.name} timed out (total)`, type: 'upstream_error', param: null, code: 'upstream_timeout' } });
-        else res.destroy();
-      }, totalMs);
-      proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: totalMs }, (err: Error) => {
-        if (errorCode === 'upstream_timeout') return;
-        errorCode = 'upstream_unreachable';
-        if (!res.headersSent) {
+      for (let index = 0; index < order.length; index++) {
+        const backend = order[index]!;
+        if (res.destroyed) throw new ProxyError(499, 'client_closed_request', 'the client closed the connection');
+        const last = index === order.length - 1 || boundToBackend;
+        const backendTarget = targetOf(backend);
+        const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
+        let settle!: (outcome: AttemptEnd) => void;
+        const settled = new Promise<AttemptEnd>((resolve) => (settle = resolve));
+        let settledOnce = false;
+        const forward: Forward = {
+          apiKey: backendTarget.apiKey,
+          backendName: backend.config.name,
+          connectMs: backend.config.timeouts.connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+          // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
+          // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
+          idleMs: backend.config.timeouts.idleMs,
+          // Out of backends, budget or time, the refusal is the answer, relayed as it came.
+          claimFailover: () => !last && Date.now() < deadline && ctx.deps.budget.trySpend(),
+          settle: (outcome) => {
+            if (settledOnce) return;
+            settledOnce = true;
+            settle(outcome);
+          },
+        };
+        forwards.set(req, forward);
+        current = forward;
+        const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
+        attempts = index + 1;
+        attempt = telemetry.startAttempt({ backend: backend.config, providerName: backend.telemetryName, serverAddress: backend.host, serverPort: backend.port, attempt: attempts, reason: index === 0 ? 'initial' : 'failover' });
+        const payload = Buffer.from(upstream.body ?? '', 'utf8');
+        req.headers = {
+          ...forwardedHeaders,
+          ...upstream.headers,
+          ...attempt.upstreamHeaders,
+          'content-length': String(payload.length),
+        };
+        res.setHeader('x-llmroute-backend', backend.config.name);
+        res.setHeader('x-llmroute-attempts', String(attempts));
+        // The backend's total timeout bounds the whole exchange, answer included (http-proxy's own
+        // proxyTimeout is a socket idle timeout: an upstream trickling bytes would never be cut by it).
+        const totalMs = Math.max(1, Math.min(backend.config.timeouts.totalMs ?? DEFAULT_TOTAL_TIMEOUT_MS, deadline - Date.now()));
+        const totalTimer = setTimeout(() => {
+          errorCode = 'upstream_timeout';
+          forward.settle({ kind: 'relayed' });
+          forward.upstreamRequest?.destroy();
+          if (!res.headersSent) sendError(res, 504, { error: { message: `backend ${backend.config.name} timed out (total)`, type: 'upstream_error', param: null, code: 'upstream_timeout' } });
+          else res.destroy();
+        }, totalMs);
+        proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: totalMs }, (err: Error) => {
+          if (errorCode === 'upstream_timeout') return;
           const code = (err as { code?: string }).code ?? 'connect_error';
-          sendError(res, 502, { error: { message: `backend ${backend.config.name} could not be reached (${code})`, type: 'upstream_error', param: null, code: 'upstream_unreachable' } });
-        } else res.destroy();
-      });
-      await finished;
-      clearTimeout(totalTimer);
-      errorCode ??= forward.failure;
-      const upstreamId = forward.upstreamRequestId !== undefined ? { upstreamRequestId: forward.upstreamRequestId } : {};
-      attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode, ...upstreamId } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed', ...upstreamId });
+          if (!res.headersSent && neverDelivered(code) && forward.claimFailover()) return forward.settle({ kind: 'failed_over', reason: code, status: 0 });
+          forward.settle({ kind: 'relayed' });
+          errorCode = 'upstream_unreachable';
+          if (!res.headersSent) {
+            sendError(res, 502, { error: { message: `backend ${backend.config.name} could not be reached (${code})`, type: 'upstream_error', param: null, code: 'upstream_unreachable' } });
+          } else res.destroy();
+        });
+        const outcome = await Promise.race([settled, finished.then((): AttemptEnd => ({ kind: 'relayed' }))]);
+        const breaker = ctx.deps.breakers.for(backend.id);
+        if (outcome.kind === 'failed_over') {
+          clearTimeout(totalTimer);
+          breaker.recordFailure();
+          if (outcome.retryAfterMs !== undefined) breaker.busyFor(outcome.retryAfterMs);
+          attempt.end({ outcome: outcome.status === 0 ? 'connect_error' : 'http_error', status: outcome.status, errorType: outcome.reason });
+          attempt = undefined;
+          continue;
+        }
+        await finished;
+        clearTimeout(totalTimer);
+        errorCode ??= forward.failure;
+        if (!errorCode && res.statusCode < 300) breaker.recordSuccess();
+        else if (errorCode === 'upstream_unreachable' || errorCode === 'upstream_timeout' || res.statusCode >= 500 || res.statusCode === 429) breaker.recordFailure();
+        const upstreamId = forward.upstreamRequestId !== undefined ? { upstreamRequestId: forward.upstreamRequestId } : {};
+        attempt.end(res.writableFinished && !errorCode ? { outcome: 'success', status: res.statusCode, ...upstreamId } : { outcome: attemptOutcome(errorCode), status: res.statusCode, errorType: errorCode ?? 'client_closed', ...upstreamId });
+        return;
+      }
     } catch (err) {
       const error = err instanceof ProxyError ? err : new ProxyError(500, 'internal_error', 'the proxy failed to handle the request');
       errorCode = error.code;
       sendError(res, error.status, error.toBody(), undefined, error.retryAdvised);
     } finally {
       ctx.inFlight?.delete(tracked); // first: a throw from telemetry must not hold a slot for good
-      telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts: attempt ? 1 : 0, ...(errorCode ? { errorCode } : {}) });
+      telemetry.end({ status: res.writableFinished || res.headersSent ? res.statusCode : 499, attempts, ...(errorCode ? { errorCode } : {}) });
     }
   };
 }
@@ -167,14 +227,21 @@ function attemptOutcome(errorCode: string | undefined): AttemptOutcome {
   return 'connect_error';
 }
 
-/** The first allowed backend (config order) whose provider serves OpenAI's endpoints natively. */
-function nativeBackend(allowed: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend {
+/** The allowed backends (config order) whose providers serve OpenAI's endpoints natively. */
+function nativeBackends(allowed: readonly RuntimeBackend[], route: string, path: string): RuntimeBackend[] {
   if (allowed.length === 0) throw new ProxyError(403, 'denied_by_policy', `no backend of route ${route} is allowed by the namespace policy`, { type: 'permission_error' });
-  const native = allowed.find((b) => b.adapter.buildNativeRequest !== undefined && (b.adapter.servesNativeEndpoints?.(b.options) ?? true));
-  if (!native) {
+  const native = allowed.filter((b) => b.adapter.buildNativeRequest !== undefined && (b.adapter.servesNativeEndpoints?.(b.options) ?? true));
+  if (native.length === 0) {
     const providers = [...new Set(allowed.map((b) => b.config.provider))].join(', ');
     const azureHint = allowed.some((b) => b.config.provider === 'azure-openai') ? ' (azure-openai does with options.apiVersion v1)' : '';
     throw new ProxyError(400, 'unsupported_operation', `/v1/${path} is forwarded only to providers that serve OpenAI's API natively${azureHint}; route ${route} has ${providers}`);
   }
   return native;
+}
+
+/** Backends neither ejected nor busy first (in strategy order), then the others: as chat picks them. */
+function pickOrder(order: RuntimeBackend[], ctx: HandlerContext): RuntimeBackend[] {
+  const now = Date.now();
+  const available = order.filter((b) => ctx.deps.breakers.for(b.id).isAvailable(now));
+  return [...available, ...order.filter((b) => !available.includes(b))];
 }
