@@ -71,7 +71,7 @@ describe('anthropic request: reasoning_effort', () => {
     expect(translated.thinking).toBeUndefined();
   });
 
-  test.each([['medium', 4096], ['high', 16384]] as const)('%s without a client limit: the thinking budget comes on top of the default answer room', (effort, budget) => {
+  test.each([['medium', 4096], ['high', 16384], ['xhigh', 32768]] as const)('%s without a client limit: the thinking budget comes on top of the default answer room', (effort, budget) => {
     const translated = body({ model: 'chat', reasoning_effort: effort, messages: [{ role: 'user', content: 'Prove it.' }] });
     expect(translated.thinking).toEqual({ type: 'enabled', budget_tokens: budget });
     expect(translated.max_tokens).toBe(options.defaultMaxTokens + budget);

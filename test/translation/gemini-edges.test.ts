@@ -2,6 +2,8 @@
 // it sends no Retry-After), a spent daily quota (no retry helps today), a prompt over the context window.
 import { describe, expect, test } from '@jest/globals';
 import { classifyGeminiError } from '#proxy/providers/gemini/errors.ts';
+import { geminiRequestBody } from '#proxy/providers/gemini/request.ts';
+import { ThoughtSignatureStore } from '#proxy/providers/gemini/thought-signatures.ts';
 
 const exhausted = (details: unknown[]) => JSON.stringify({ error: { code: 429, message: 'You exceeded your current quota.', status: 'RESOURCE_EXHAUSTED', details } });
 
@@ -39,5 +41,40 @@ describe('gemini errors', () => {
     const error = classifyGeminiError(429, {}, exhausted([null, 'x', 7, { retryDelay: 12 }]));
     expect(error).toMatchObject({ status: 429, retryable: true });
     expect(error.retryAfterMs).toBeUndefined();
+  });
+});
+
+describe('gemini request: reasoning_effort per model generation', () => {
+  const thinkingOf = (model: string, effort: string) => {
+    const body = geminiRequestBody({ model: 'chat', reasoning_effort: effort as never, messages: [{ role: 'user', content: 'Prove it.' }] }, { toolSchemaField: 'parametersJsonSchema', signatures: new ThoughtSignatureStore(), model });
+    return (body.generationConfig as { thinkingConfig?: unknown } | undefined)?.thinkingConfig;
+  };
+
+  test('Gemini 3 and later take a thinking level; Pro knows only low and high', () => {
+    expect(['none', 'minimal', 'low', 'medium', 'high', 'xhigh'].map((e) => thinkingOf('gemini-3-pro-preview', e))).toEqual(
+      ['low', 'low', 'low', 'high', 'high', 'high'].map((thinkingLevel) => ({ thinkingLevel })),
+    );
+    expect(['none', 'minimal', 'low', 'medium', 'high', 'xhigh'].map((e) => thinkingOf('gemini-3-flash-preview', e))).toEqual(
+      ['minimal', 'minimal', 'low', 'medium', 'high', 'high'].map((thinkingLevel) => ({ thinkingLevel })),
+    );
+    expect(thinkingOf('gemini-3.1-pro-preview', 'none')).toEqual({ thinkingLevel: 'low' });
+    expect(thinkingOf('publishers/google/models/gemini-3-flash', 'medium')).toEqual({ thinkingLevel: 'medium' });
+  });
+
+  test('Gemini 2.5 takes a budget; Pro cannot stop thinking, so none is its least budget rather than a refused 0', () => {
+    expect(thinkingOf('gemini-2.5-pro', 'none')).toEqual({ thinkingBudget: 128 });
+    expect(thinkingOf('gemini-2.5-pro', 'xhigh')).toEqual({ thinkingBudget: 32768 });
+    expect(thinkingOf('gemini-2.5-flash', 'none')).toEqual({ thinkingBudget: 0 });
+    expect(thinkingOf('gemini-2.5-flash-lite', 'high')).toEqual({ thinkingBudget: 24576 });
+    expect(thinkingOf('gemini-2.5-flash', 'xhigh')).toEqual({ thinkingBudget: 24576 }); // Flash's most
+  });
+
+  test('an alias that shows no generation gets a budget (every generation takes one), never 0 for a Pro', () => {
+    expect(thinkingOf('gemini-flash-latest', 'low')).toEqual({ thinkingBudget: 1024 });
+    expect(thinkingOf('gemini-pro-latest', 'minimal')).toEqual({ thinkingBudget: 128 });
+  });
+
+  test('an effort Gemini has no equivalent of sets nothing', () => {
+    expect(thinkingOf('gemini-2.5-flash', 'extreme')).toBeUndefined();
   });
 });

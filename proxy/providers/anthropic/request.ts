@@ -17,7 +17,8 @@ interface Turn {
 }
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
-const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 4096, high: 16384 };
+// `xhigh` (OpenAI's effort above high, GPT-5.2 on) gets twice high's budget. `none` and `minimal` get no thinking.
+const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 4096, high: 16384, xhigh: 32768 };
 
 /** Anthropic's blocks for content parts. Whitespace-only text is left out: Anthropic refuses it (400
  * "text content blocks must contain non-whitespace text"), and models often answer "\n\n" beside tool calls. */

@@ -51,7 +51,7 @@ export function createGeminiAdapter(signatures = new ThoughtSignatureStore()): P
     optionsSchema: geminiOptionsSchema,
 
     buildChatRequest(request, target): UpstreamRequest {
-      const body = geminiRequestBody(request, { toolSchemaField: target.options.toolSchemaField, signatures });
+      const body = geminiRequestBody(request, { toolSchemaField: target.options.toolSchemaField, signatures, model: target.config.model });
       const headers: Record<string, string> = { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json' };
       const auth = target.options.auth ?? (target.options.vertex ? 'bearer' : 'x-goog-api-key');
       if (target.apiKey) {

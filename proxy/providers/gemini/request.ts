@@ -4,12 +4,15 @@ import type { ChatCompletionRequest, ChatMessage, FunctionTool } from '../../ope
 import { UnsupportedRequestError } from '../adapter.ts';
 import { contentParts, maxOutputTokens, plainText, refuseUnsupported, stopSequences, toolArguments, toolNamesById, type NeutralPart } from '../translate/request-parts.ts';
 import { geminiSchema } from './schema-subset.ts';
+import { thinkingConfigFor } from './thinking.ts';
 import type { ThoughtSignatureStore } from './thought-signatures.ts';
 
 export interface GeminiRequestOptions {
   /** `parametersJsonSchema` takes JSON Schema as is; `parameters` is Gemini's OpenAPI subset (older models). */
   toolSchemaField: 'parametersJsonSchema' | 'parameters';
   signatures: ThoughtSignatureStore;
+  /** The backend's model: thinking is controlled differently per generation (see thinking.ts). */
+  model: string;
 }
 
 type Part = Record<string, unknown>;
@@ -19,7 +22,6 @@ interface Content {
 }
 
 const IMAGE_EXTENSIONS: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', heic: 'image/heic', heif: 'image/heif' };
-const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
 
 function partsOf(parts: NeutralPart[], param: string): Part[] {
   return parts.map((p) => {
@@ -130,7 +132,7 @@ function toolConfig(request: ChatCompletionRequest): Record<string, unknown> | u
   throw new UnsupportedRequestError('tool_choice must be none, auto, required or a named function for gemini backends', 'unsupported_parameter_value', 'tool_choice');
 }
 
-function generationConfig(request: ChatCompletionRequest): Record<string, unknown> {
+function generationConfig(request: ChatCompletionRequest, model: string): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   if (typeof request.temperature === 'number') config.temperature = request.temperature;
   if (typeof request.top_p === 'number') config.topP = request.top_p;
@@ -149,7 +151,8 @@ function generationConfig(request: ChatCompletionRequest): Record<string, unknow
     config.responseJsonSchema = format.json_schema.schema;
   }
   const effort = request.reasoning_effort;
-  if (typeof effort === 'string' && THINKING_BUDGET[effort] !== undefined) config.thinkingConfig = { thinkingBudget: THINKING_BUDGET[effort] };
+  const thinking = typeof effort === 'string' ? thinkingConfigFor(model, effort) : undefined;
+  if (thinking) config.thinkingConfig = thinking;
   return config;
 }
 
@@ -165,7 +168,7 @@ export function geminiRequestBody(request: ChatCompletionRequest, options: Gemin
   if (request.tools && request.tools.length > 0) body.tools = translateTools(request.tools, options.toolSchemaField);
   const config = toolConfig(request);
   if (config) body.toolConfig = config;
-  const generation = generationConfig(request);
+  const generation = generationConfig(request, options.model);
   if (Object.keys(generation).length > 0) body.generationConfig = generation;
   return body;
 }
