@@ -2,7 +2,7 @@
 // it sends no Retry-After), a spent daily quota (no retry helps today), a prompt over the context window.
 import { describe, expect, test } from '@jest/globals';
 import { classifyGeminiError } from '#proxy/providers/gemini/errors.ts';
-import { geminiRequestBody } from '#proxy/providers/gemini/request.ts';
+import { geminiRequestBody, SKIP_SIGNATURE } from '#proxy/providers/gemini/request.ts';
 import { ThoughtSignatureStore } from '#proxy/providers/gemini/thought-signatures.ts';
 
 const exhausted = (details: unknown[]) => JSON.stringify({ error: { code: 429, message: 'You exceeded your current quota.', status: 'RESOURCE_EXHAUSTED', details } });
@@ -76,5 +76,36 @@ describe('gemini request: reasoning_effort per model generation', () => {
 
   test('an effort Gemini has no equivalent of sets nothing', () => {
     expect(thinkingOf('gemini-2.5-flash', 'extreme')).toBeUndefined();
+  });
+});
+
+describe('gemini request: a replayed tool call whose thought signature the proxy no longer has', () => {
+  const replay = {
+    model: 'chat',
+    messages: [
+      { role: 'user' as const, content: 'Weather in Paris and Rome?' },
+      { role: 'assistant' as const, content: null, tool_calls: [
+        { id: 'call_a', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+        { id: 'call_b', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Rome"}' } },
+      ] },
+      { role: 'tool' as const, tool_call_id: 'call_a', content: '21C' },
+      { role: 'tool' as const, tool_call_id: 'call_b', content: '25C' },
+    ],
+  };
+  const signaturesOf = (model: string, store = new ThoughtSignatureStore()) => {
+    const body = geminiRequestBody(replay, { toolSchemaField: 'parametersJsonSchema', signatures: store, model });
+    const turn = (body.contents as Array<{ role: string; parts: Array<{ thoughtSignature?: string }> }>).find((c) => c.role === 'model')!;
+    return turn.parts.map((p) => p.thoughtSignature);
+  };
+
+  test("Gemini 3 gets Google's documented stand-in on the first call (the one it signs and checks), after a restart or a loop begun elsewhere", () => {
+    expect(signaturesOf('gemini-3-flash-preview')).toEqual([SKIP_SIGNATURE, undefined]);
+  });
+
+  test('a signature the proxy kept is sent back as it came; Gemini 2.5 gets no stand-in', () => {
+    const store = new ThoughtSignatureStore();
+    store.remember('call_a', { signature: 'c2lnbmVk' });
+    expect(signaturesOf('gemini-3-pro-preview', store)).toEqual(['c2lnbmVk', undefined]);
+    expect(signaturesOf('gemini-2.5-flash')).toEqual([undefined, undefined]);
   });
 });

@@ -5,6 +5,7 @@ import { UnsupportedRequestError } from '../adapter.ts';
 import { contentParts, maxOutputTokens, plainText, refuseUnsupported, stopSequences, toolArguments, toolNamesById, type NeutralPart } from '../translate/request-parts.ts';
 import { geminiSchema } from './schema-subset.ts';
 import { thinkingConfigFor } from './thinking.ts';
+import { geminiGeneration } from './model-generation.ts';
 import type { ThoughtSignatureStore } from './thought-signatures.ts';
 
 export interface GeminiRequestOptions {
@@ -53,7 +54,14 @@ function toolResponse(text: string): Record<string, unknown> {
   }
 }
 
-function translateMessages(messages: ChatMessage[], signatures: ThoughtSignatureStore): { system: Part[]; contents: Content[] } {
+/**
+ * Google's documented stand-in for a thought signature the proxy no longer has (it restarted, or the
+ * tool loop began on another backend): Gemini 3 refuses a replayed function call without one (400
+ * "Function call is missing a thought_signature"), and accepts this one in its place.
+ */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+function translateMessages(messages: ChatMessage[], signatures: ThoughtSignatureStore, signaturesRequired: boolean): { system: Part[]; contents: Content[] } {
   const system: Part[] = [];
   const contents: Content[] = [];
   const names = toolNamesById(messages);
@@ -77,6 +85,8 @@ function translateMessages(messages: ChatMessage[], signatures: ThoughtSignature
           if (issued?.upstreamId) functionCall.id = issued.upstreamId;
           const part: Part = { functionCall };
           if (issued?.signature) part.thoughtSignature = issued.signature;
+          // Gemini signs only the first call of a parallel set, and checks that one.
+          else if (signaturesRequired && c === 0) part.thoughtSignature = SKIP_SIGNATURE;
           parts.push(part);
         }
         push(contents, { role: 'model', parts });
@@ -161,7 +171,7 @@ export function geminiRequestBody(request: ChatCompletionRequest, options: Gemin
   if (request.parallel_tool_calls === false) {
     throw new UnsupportedRequestError('parallel_tool_calls=false cannot be enforced by gemini backends', 'unsupported_parameter', 'parallel_tool_calls');
   }
-  const { system, contents } = translateMessages(request.messages, options.signatures);
+  const { system, contents } = translateMessages(request.messages, options.signatures, (geminiGeneration(options.model) ?? 0) >= 3);
   if (contents.length === 0) throw new UnsupportedRequestError('the request has no user or assistant message with content', 'invalid_messages', 'messages');
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };

@@ -5,6 +5,8 @@
 // both fields is a 400. A model name that shows no generation (an alias such as gemini-flash-latest)
 // gets a budget, which every generation accepts. Pure.
 
+import { geminiGeneration } from './model-generation.ts';
+
 export type ThinkingConfig = { thinkingLevel: 'minimal' | 'low' | 'medium' | 'high' } | { thinkingBudget: number };
 
 /** The least budget of 2.5 Pro, which cannot stop thinking: the nearest it comes to none. */
@@ -12,17 +14,11 @@ const PRO_MIN_BUDGET = 128;
 const BUDGETS: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576, xhigh: 32768 };
 const FLASH_MAX_BUDGET = 24576;
 
-/** The Gemini major version a model name shows (`gemini-3.1-pro-preview` is 3), if any. */
-function generationOf(model: string): number | undefined {
-  const match = /(?:^|\/)gemini-(\d+)(?:\.\d+)?-/.exec(model);
-  return match ? Number(match[1]) : undefined;
-}
-
 /** The thinking config for a reasoning_effort, or undefined for an effort Gemini has no equivalent of. */
 export function thinkingConfigFor(model: string, effort: string): ThinkingConfig | undefined {
   if (BUDGETS[effort] === undefined) return undefined;
   const pro = /(?:^|[-/])pro(?:-|$)/.test(model);
-  const generation = generationOf(model);
+  const generation = geminiGeneration(model);
   if (generation !== undefined && generation >= 3) {
     if (pro) return { thinkingLevel: effort === 'medium' || effort === 'high' || effort === 'xhigh' ? 'high' : 'low' };
     if (effort === 'none' || effort === 'minimal') return { thinkingLevel: 'minimal' };
