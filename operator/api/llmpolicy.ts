@@ -2,6 +2,29 @@
 import * as z from '../../proxy/config/zod.ts';
 import { PROVIDERS, hostPatternSchema } from '../../proxy/config/schema.ts';
 import { GROUP_VERSION, objectMetaSchema } from './llmroute.ts';
+import { parseByteSize } from './byte-size.ts';
+
+/** Bounds of the sidecar's body caps (proxy/config/schema.ts serverSchema). */
+export const MAX_REQUEST_BYTES = 512 * 1024 * 1024;
+export const MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+const MIN_BODY_BYTES = 1024;
+
+/** A size (`20Mi`, or bytes) between 1 KiB and `max`. */
+const byteSize = (max: number, maxText: string) =>
+  z.union([z.int(), z.string()]).check(
+    z.refine((v) => {
+      const bytes = parseByteSize(v);
+      return bytes !== undefined && bytes >= MIN_BODY_BYTES && bytes <= max;
+    }, `must be a size from 1Ki to ${maxText}: a whole number of bytes, or one with a unit (Ki, Mi, Gi, k, M, G), such as 20Mi`),
+  );
+
+/** Body caps for the namespace's sidecars. */
+export const limitsSchema = z.strictObject({
+  /** Largest request body the sidecar accepts (413 above it); default 10Mi. */
+  maxRequestSize: z.optional(byteSize(MAX_REQUEST_BYTES, '512Mi')),
+  /** Largest non-streamed upstream answer it reads (502 upstream_response_too_large above it); default 64Mi. */
+  maxResponseSize: z.optional(byteSize(MAX_RESPONSE_BYTES, '1Gi')),
+});
 
 export const policySpecSchema = z.strictObject({
   /** Regions a backend may process data in; absent means any. */
@@ -13,6 +36,7 @@ export const policySpecSchema = z.strictObject({
   deniedModels: z.optional(z.array(z.string().check(z.minLength(1)))),
   requireZeroDataRetention: z.optional(z.boolean()),
   logPrompts: z.optional(z.enum(['never', 'allowed'])),
+  limits: z.optional(limitsSchema),
 });
 
 export const llmPolicySchema = z.looseObject({

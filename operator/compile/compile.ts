@@ -1,6 +1,6 @@
 // compile(routes, policies) -> compiled config + a status per route. Pure: the operator runs it
 // on informer caches, the CLI on YAML files; both get the same bytes for the same input.
-import { CONFIG_API_VERSION, CONFIG_KIND, type BackendConfig, type ConfigInput, type PolicyConfig, type RouteConfig } from '../../proxy/config/schema.ts';
+import { CONFIG_API_VERSION, CONFIG_KIND, type BackendConfig, type ConfigInput, type PolicyConfig, type RouteConfig, type ServerConfigInput } from '../../proxy/config/schema.ts';
 import { configIssues } from '../../proxy/config/parse.ts';
 import { configGeneration } from '../../proxy/config/generation.ts';
 import { issuesFromZod, type ConfigIssue } from '../../proxy/config/issues.ts';
@@ -10,6 +10,7 @@ import { bindAdapter } from '../../proxy/providers/registry.ts';
 import { llmRouteSchema, type LLMRoute, type LLMRouteSpec, type RouteBackendSpec } from '../api/llmroute.ts';
 import { llmPolicySchema, type LLMPolicy } from '../api/llmpolicy.ts';
 import { parseDuration } from '../api/duration.ts';
+import { parseByteSize } from '../api/byte-size.ts';
 
 export const DEFAULT_SECRETS_DIR = '/var/run/llmroute/secrets';
 
@@ -70,6 +71,18 @@ export function mergePolicies(specs: ReadonlyArray<LLMPolicy['spec']>): PolicyCo
     if (spec.requireZeroDataRetention) merged.requireZeroDataRetention = true;
   }
   return merged;
+}
+
+/** The sidecar's body caps: the smallest any policy sets (each policy's limit holds), absent when none does. */
+export function mergeLimits(specs: ReadonlyArray<LLMPolicy['spec']>): ServerConfigInput | undefined {
+  const least = (sizes: Array<number | string | undefined>) => {
+    const bytes = sizes.filter((s) => s !== undefined).map((s) => parseByteSize(s)!);
+    return bytes.length > 0 ? Math.min(...bytes) : undefined;
+  };
+  const maxBodyBytes = least(specs.map((s) => s.limits?.maxRequestSize));
+  const maxResponseBytes = least(specs.map((s) => s.limits?.maxResponseSize));
+  if (maxBodyBytes === undefined && maxResponseBytes === undefined) return undefined;
+  return { ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}), ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) };
 }
 
 function objectName(raw: unknown, index: number): { name: string; namespace: string | undefined; generation: number | undefined } {
@@ -157,6 +170,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
     }
   });
   const invalidPolicy = policies.some((p) => !p.valid);
+  const server = mergeLimits(policySpecs);
   // Fail closed: an invalid policy must not silently widen what is allowed, so it admits nothing.
   const policy = invalidPolicy ? { ...mergePolicies(policySpecs), allowedProviders: [] } : mergePolicies(policySpecs);
 
@@ -244,6 +258,7 @@ export function compile(rawRoutes: readonly unknown[], rawPolicies: readonly unk
     apiVersion: CONFIG_API_VERSION,
     kind: CONFIG_KIND,
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+    ...(server !== undefined ? { server } : {}),
     policy,
     routes,
   } as const;

@@ -202,6 +202,8 @@ export const serverSchema = z.strictObject({
   maxResponseBytes: z.optional(z.int().check(z.positive(), z.maximum(1024 * 1024 * 1024))),
 });
 
+export type ServerConfigInput = z.input<typeof serverSchema>;
+
 export const configSchema = z
   .strictObject({
     apiVersion: z.literal(CONFIG_API_VERSION),

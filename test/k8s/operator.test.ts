@@ -217,6 +217,18 @@ describe('operator against a real kube-apiserver', () => {
     expect(status.backends?.find((b) => b.name === 'openai')?.message).toBe('baseURL host api.openai.com not in allowedHosts [*.mistral.ai]');
   }, 60_000);
 
+  test('policy limits: sizes as the apiserver takes them (a number or 20Mi) become the sidecar caps; a malformed one is refused at apply', async () => {
+    await namespace('limits');
+    const policy = (limits: Record<string, unknown>) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'caps' }, spec: { limits } });
+    await expect(custom.createNamespacedCustomObject({ ...GROUP, namespace: 'limits', plural: 'llmpolicies', body: policy({ maxRequestSize: '20 MB' }) })).rejects.toMatchObject({ code: 422 });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'limits', plural: 'llmpolicies', body: policy({ maxRequestSize: '20Mi', maxResponseSize: 134217728 }) });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'limits', plural: 'llmroutes', body: route('chat', { models: ['chat'], backends: [mistral] }) });
+    const { text } = await compiledConfig('limits', (t) => t.includes('maxBodyBytes'));
+    const parsed = parseConfigText(text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    expect(parsed.config.server).toEqual({ maxBodyBytes: 20 * 1024 * 1024, maxResponseBytes: 134217728 });
+  }, 60_000);
+
   test('a key pasted as credentials.env is refused by the apiserver (CEL), and the refusal does not repeat it', async () => {
     await namespace('pasted-key');
     const key = 'q7Xk2LmN9pRt4VwY8zAb3CdE6fGh1JkM'; // shaped like a Mistral key, made up

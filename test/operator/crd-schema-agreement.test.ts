@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import * as z from '#proxy/config/zod.ts';
 import { routeSpecSchema, routeBackendSchema, routeCredentialsSchema } from '#operator/api/llmroute.ts';
-import { policySpecSchema } from '#operator/api/llmpolicy.ts';
+import { limitsSchema, policySpecSchema } from '#operator/api/llmpolicy.ts';
 import { PROVIDERS, STRATEGIES } from '#proxy/config/schema.ts';
 
 type Schema = { properties?: Record<string, Schema>; items?: Schema; enum?: string[] };
@@ -49,6 +49,7 @@ describe('CRD schemas agree with the zod schemas', () => {
     const policy = crdSpec('llmroute.dev_llmpolicies.yaml');
     expect(keys(policy)).toEqual(zodKeys(policySpecSchema));
     expect(policy.properties!.allowedProviders!.items!.enum).toEqual([...PROVIDERS]);
+    expect(keys(policy.properties!.limits)).toEqual(zodKeys(limitsSchema));
   });
 });
 
