@@ -46,34 +46,54 @@ interface Forward {
   failure?: RelayFailure;
   /** The provider's id of its answer, for the log line. */
   upstreamRequestId?: string;
+  /**
+   * No longer the live attempt: it failed over, timed out or its client left. Its upstream request is
+   * cut as soon as it exists (it may still be waiting for a pooled connection), and nothing it answers
+   * or fails with reaches the client any more.
+   */
+  cancelled: boolean;
+  /** Its connection came up (a reused one, or a new one that connected). */
+  connected: boolean;
   /** Whether another backend takes the request now that this one refused it unprocessed (spends the retry budget when it does). */
   claimFailover(): boolean;
   /** Told once what became of the attempt: its answer is being relayed, or another backend may take it. */
   settle(outcome: AttemptEnd): void;
 }
 
+/** web() options, with the attempt they belong to. */
+type AttemptOptions = Server.ServerOptions & { llmrouteAttempt: Forward };
+
 /** How one forwarding attempt ended: relayed (whatever happens to the answer after), or passed on. */
 type AttemptEnd = { kind: 'relayed' } | { kind: 'failed_over'; reason: string; status: number; retryAfterMs?: number | undefined };
 
 export function passthroughHandler(ctx: HandlerContext) {
-  /** What the proxy's event handlers need of each forwarded request, set before it is sent. */
-  const forwards = new WeakMap<IncomingMessage, Forward>();
+  /** The attempt each upstream request belongs to: a late answer of an earlier attempt must not be taken for the live one's. */
+  const attemptOf = new WeakMap<ClientRequest, Forward>();
   // http-proxy loads on the first forwarded request: it requires node:https (OpenSSL's TLS stack, ~9 MB
   // resident) at import, which a sidecar whose apps only chat with plain-HTTP backends never needs.
   let proxyServer: Promise<Server> | undefined;
   const proxyOnce = () => (proxyServer ??= import('http-proxy').then(({ default: httpProxy }) => {
     const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: true, ignorePath: true, followRedirects: false, selfHandleResponse: true });
-    proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-      const forward = forwards.get(req)!;
+    // http-proxy hands proxyReq the options of its web() call, which carry the attempt (not under
+    // `forward`: that is http-proxy's own option, a second upstream to copy the request to).
+    proxy.on('proxyReq', (proxyReq: ClientRequest, _req: IncomingMessage, _res: ServerResponse, options: Server.ServerOptions) => {
+      const forward = (options as AttemptOptions).llmrouteAttempt;
+      attemptOf.set(proxyReq, forward);
       forward.upstreamRequest = proxyReq;
+      if (forward.cancelled) return void proxyReq.destroy(); // it waited for a pooled connection past its end
+      if (proxyReq.socket && !proxyReq.socket.connecting) forward.connected = true;
+      else proxyReq.socket?.once('connect', () => (forward.connected = true));
       // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
       armConnectTimeout(proxyReq, forward.connectMs);
     });
-    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
-      const forward = forwards.get(req)!;
+    proxy.on('proxyRes', (proxyRes: IncomingMessage & { req?: ClientRequest }, _req: IncomingMessage, res: ServerResponse) => {
+      const forward = proxyRes.req ? attemptOf.get(proxyRes.req) : undefined;
+      if (!forward || forward.cancelled || res.headersSent || res.destroyed) return void proxyRes.destroy();
       forward.upstreamRequestId = upstreamRequestIdOf(proxyRes.headers);
       const status = proxyRes.statusCode ?? 502;
-      if (refusedUnprocessed(status) && forward.claimFailover()) {
+      if (refusedUnprocessed(status, proxyRes.headers) && forward.claimFailover()) {
+        forward.cancelled = true; // whatever else it does (a reset while draining) is no one's business now
+        proxyRes.on('error', () => undefined);
         proxyRes.resume(); // read and dropped: the keep-alive connection stays usable
         return forward.settle({ kind: 'failed_over', reason: `HTTP ${status}`, status, retryAfterMs: retryAfterMs(proxyRes.headers) });
       }
@@ -121,7 +141,7 @@ export function passthroughHandler(ctx: HandlerContext) {
       // Taken before the loop: each attempt replaces req.headers with what goes upstream.
       const forwardedHeaders = Object.fromEntries(FORWARDED_HEADERS.filter((h) => req.headers[h] !== undefined).map((h) => [h, req.headers[h]]));
       // Another backend may take it only when it names no state stored with the first one's account.
-      const boundToBackend = storedStateReference(body as Record<string, unknown>) !== undefined;
+      const boundToBackend = storedStateReference(body) !== undefined;
       const order = pickOrder(attemptOrder(route.config.strategy, candidates, ctx.deps.random), ctx);
       const proxy = await proxyOnce();
       const deadline = Date.now() + requestDeadlineMs(route);
@@ -129,7 +149,9 @@ export function passthroughHandler(ctx: HandlerContext) {
       /** The upstream call under way, cut when the client leaves. */
       let current: Forward | undefined;
       res.on('close', () => {
-        if (!res.writableFinished) current?.upstreamRequest?.destroy(); // the client left: cut the upstream call
+        if (res.writableFinished || !current) return;
+        current.cancelled = true; // the client left: cut the upstream call, even one still waiting for a connection
+        current.upstreamRequest?.destroy();
       });
       for (let index = 0; index < order.length; index++) {
         const backend = order[index]!;
@@ -147,6 +169,8 @@ export function passthroughHandler(ctx: HandlerContext) {
           // Only an explicit one: a forwarded stream is opaque, and /v1/responses sends response.created at
           // once and may then be silent for minutes while a reasoning model thinks (the total still bounds it).
           idleMs: backend.config.timeouts.idleMs,
+          cancelled: false,
+          connected: false,
           // Out of backends, budget or time, the refusal is the answer, relayed as it came.
           claimFailover: () => !last && Date.now() < deadline && ctx.deps.budget.trySpend(),
           settle: (outcome) => {
@@ -155,7 +179,6 @@ export function passthroughHandler(ctx: HandlerContext) {
             settle(outcome);
           },
         };
-        forwards.set(req, forward);
         current = forward;
         const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
         attempts = index + 1;
@@ -175,14 +198,19 @@ export function passthroughHandler(ctx: HandlerContext) {
         const totalTimer = setTimeout(() => {
           errorCode = 'upstream_timeout';
           forward.settle({ kind: 'relayed' });
+          forward.cancelled = true;
           forward.upstreamRequest?.destroy();
           if (!res.headersSent) sendError(res, 504, { error: { message: `backend ${backend.config.name} timed out (total)`, type: 'upstream_error', param: null, code: 'upstream_timeout' } });
           else res.destroy();
         }, totalMs);
-        proxy.web(req, res, { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: totalMs }, (err: Error) => {
-          if (errorCode === 'upstream_timeout') return;
+        const options: AttemptOptions = { target: target.href, buffer: Readable.from([payload]), agent: ctx.deps.pools.agentFor(target), proxyTimeout: totalMs, llmrouteAttempt: forward };
+        proxy.web(req, res, options, (err: Error) => {
+          if (forward.cancelled || errorCode === 'upstream_timeout') return; // an attempt that is over: its errors change nothing
           const code = (err as { code?: string }).code ?? 'connect_error';
-          if (!res.headersSent && neverDelivered(code) && forward.claimFailover()) return forward.settle({ kind: 'failed_over', reason: code, status: 0 });
+          if (!res.headersSent && neverDelivered(code, forward.connected) && forward.claimFailover()) {
+            forward.cancelled = true;
+            return forward.settle({ kind: 'failed_over', reason: code, status: 0 });
+          }
           forward.settle({ kind: 'relayed' });
           errorCode = 'upstream_unreachable';
           if (!res.headersSent) {

@@ -22,6 +22,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
  * get the upstream's answer whole (see RelayFailure).
  */
 export function relayResponse(upstream: IncomingMessage, res: ServerResponse, apiKey: string | undefined, backendName: string, idleMs: number | undefined, onFailure?: (failure: RelayFailure) => void): void {
+  // An answer already went out (a timeout's 504, a client that left): this one has nowhere to go.
+  if (res.headersSent || res.destroyed) return void upstream.destroy();
   const status = upstream.statusCode ?? 502;
   if (status >= 300 && status < 400) {
     upstream.destroy();

@@ -120,10 +120,15 @@ describe('pass-through failover', () => {
 
 describe('what may fail over (pure)', () => {
   test('only errors before the request could be delivered, and only 429 and 503', () => {
-    expect(['ECONNREFUSED', 'ENOTFOUND', 'connect_timeout'].every(neverDelivered)).toBe(true);
-    expect(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', undefined].some(neverDelivered)).toBe(false);
-    expect([429, 503].every(refusedUnprocessed)).toBe(true);
-    expect([500, 502, 504, 400, 408].some(refusedUnprocessed)).toBe(false);
+    expect(['ECONNREFUSED', 'ENOTFOUND', 'connect_timeout', 'EHOSTUNREACH'].every((code) => neverDelivered(code))).toBe(true);
+    expect(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', undefined].some((code) => neverDelivered(code))).toBe(false);
+    expect(neverDelivered('EHOSTUNREACH', true)).toBe(false); // the connection was up: the request may have gone
+    expect(refusedUnprocessed(429)).toBe(true);
+    expect(refusedUnprocessed(503, { 'content-type': 'application/json' })).toBe(true);
+    expect(refusedUnprocessed(503, { 'retry-after': '2' })).toBe(true);
+    // A mesh's "upstream connect error or disconnect/reset before headers": it may have been delivered.
+    expect(refusedUnprocessed(503, { 'content-type': 'text/plain', server: 'envoy' })).toBe(false);
+    expect([500, 502, 504, 400, 408].some((status) => refusedUnprocessed(status, { 'retry-after': '1', 'content-type': 'application/json' }))).toBe(false);
   });
 
   test('fields naming stored objects bind a request to its backend', () => {
@@ -132,5 +137,55 @@ describe('what may fail over (pure)', () => {
     expect(storedStateReference({ model: 'm', file_ids: ['file-1'] })).toBe('file_ids');
     expect(storedStateReference({ model: 'm', previous_response_id: null, input: 'x' })).toBeUndefined();
     expect(storedStateReference({ model: 'm', input: 'x', user: 'u' })).toBeUndefined();
+    // Nested: a file in an input item, a tool's vector stores, a stored prompt, a fine-tuning file.
+    expect(storedStateReference({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-1' }] }] })).toBe('input[0].content[0].file_id');
+    expect(storedStateReference({ model: 'm', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe('tools[0].vector_store_ids');
+    expect(storedStateReference({ model: 'm', prompt: { id: 'pmpt_1' } })).toBe('prompt.id');
+    expect(storedStateReference({ model: 'm', training_file: 'file-2' })).toBe('training_file');
+    expect(storedStateReference({ model: 'm', input: [{ id: 'x', content: 'text' }] })).toBeUndefined();
   });
+});
+
+describe('pass-through: attempts that are over stay over', () => {
+  test('a refused answer whose connection resets while it is drained does not touch the next attempt', async () => {
+    const first = await serve((res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"error":');
+      setTimeout(() => res.socket?.resetAndDestroy(), 20);
+    });
+    const second = await serve((res) => void setTimeout(() => moderation(res), 300));
+    const { client } = await proxyFor(first.url, second.url);
+    const { data, response } = await client.moderations.create({ model: 'mod', input: 'x' }).withResponse();
+    expect(data.id).toBe('modr-1');
+    expect(response.headers.get('x-llmroute-backend')).toBe('b2');
+    // The sidecar is still there (it used to answer 502 for the reset, then crash writing the second answer).
+    expect((await client.moderations.create({ model: 'mod', input: 'y' }).withResponse()).response.status).toBe(200);
+  });
+
+  test('a request still waiting for a pooled connection when its time is up (or its client leaves) is never sent', async () => {
+    const seen: string[] = [];
+    const slow = await serve((res) => void setTimeout(() => moderation(res), 2500));
+    // The same upstream, answering at once, counts what reached it: the pool (128 connections per
+    // origin) is shared, so the hogs below hold all of it.
+    const origin = slow.url;
+    const started = await startWith([
+      { name: 'shop/hog', models: ['hog'], backends: [backend('hog', origin)] },
+      { name: 'shop/late', models: ['late'], backends: [backend('late', origin, { timeouts: { totalMs: 300 } })] },
+    ]);
+    cleanups.push(() => started.close());
+    const post = (model: string, input: string, signal?: AbortSignal) =>
+      fetch(`${started.proxy.llmUrl}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, input }), ...(signal ? { signal } : {}) });
+    const hogs = Array.from({ length: 128 }, () => post('hog', 'hog').then((r) => r.status));
+    await new Promise((r) => setTimeout(r, 300));
+    const timedOut = await post('late', 'timed-out');
+    expect(timedOut.status).toBe(504);
+    const leaving = new AbortController();
+    const left = post('late', 'client-left', leaving.signal).catch(() => 'aborted');
+    setTimeout(() => leaving.abort(), 100);
+    expect(await left).toBe('aborted');
+    expect(await Promise.all(hogs)).toEqual(Array(128).fill(200));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const body of slow.received) seen.push(String(body.input));
+    expect(seen.filter((input) => input !== 'hog')).toEqual([]); // neither was delivered once a connection freed up
+  }, 15_000);
 });
