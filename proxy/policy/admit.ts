@@ -42,7 +42,8 @@ function hostProcessingRegion(backend: BackendFacts): ProcessingRegion | undefin
   const facts = host === undefined ? undefined : hostFacts(host);
   // An Azure host under azure-openai is judged by its declared deployment type instead.
   if (facts?.regionWhy === undefined || (facts.vendor === 'azure-openai' && backend.provider === 'azure-openai')) return undefined;
-  if (facts.region === backend.region) return undefined;
+  // Judged even when it equals the declared region: with another claim (a Vertex location) in the
+  // list, the declared region is no longer checked, and the host is where the data goes.
   return { region: facts.region, why: facts.regionWhy };
 }
 

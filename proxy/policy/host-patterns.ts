@@ -13,8 +13,13 @@ function canonicalHost(pattern: string): string {
 }
 
 /** Whether `host` (a URL's hostname) is one the pattern allows. */
+/** An IP address as URL parsing writes one: dotted IPv4, or bracketed IPv6. */
+const IP_ADDRESS = /^(\d+\.\d+\.\d+\.\d+|\[.*\])$/;
+
 export function hostMatches(host: string, pattern: string): boolean {
-  return isWildcard(pattern) ? host.endsWith(`.${domainOf(pattern)}`) : host === canonicalHost(pattern);
+  // `*.0.7` names no domain: an address matches only when listed itself (10.0.0.7, however written).
+  if (isWildcard(pattern)) return !IP_ADDRESS.test(host) && host.endsWith(`.${domainOf(pattern)}`);
+  return host === canonicalHost(pattern);
 }
 
 /** The pattern matching exactly the hosts both match, if any host does. */

@@ -18,8 +18,8 @@ export interface HostFacts {
 /** `host` is `domain` or one of its subdomains. */
 const under = (host: string, domain: string) => host === domain || host.endsWith(`.${domain}`);
 
-/** Azure OpenAI and AI Foundry resource endpoints. */
-const AZURE_OPENAI = /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/;
+/** Azure OpenAI, AI Foundry and Azure AI model inference endpoints, public and sovereign clouds. */
+const AZURE_OPENAI = /\.(openai\.azure\.(com|us|cn)|cognitiveservices\.azure\.(com|us|cn)|services\.ai\.azure\.com|models\.ai\.azure\.com|inference\.ai\.azure\.com|api\.cognitive\.microsoft\.com)$/;
 /** Alibaba Model Studio (DashScope): dashscope.aliyuncs.com, dashscope-intl.aliyuncs.com, ... */
 const DASHSCOPE = /(^|\.)dashscope[a-z0-9-]*\.aliyuncs\.com$/;
 /** Vertex AI's regional hosts: `{location}-aiplatform.googleapis.com`. */
@@ -51,7 +51,10 @@ export function hostFacts(host: string): HostFacts | undefined {
   if (under(host, 'openai.com')) return { vendor: 'openai' };
   if (under(host, 'anthropic.com')) return { vendor: 'anthropic' };
   if (under(host, 'mistral.ai')) return { vendor: 'mistral' };
-  if (under(host, 'deepseek.com')) return { vendor: 'deepseek' };
+  // DeepSeek's API and DashScope's mainland endpoint process data in mainland China, whatever a
+  // backend declares; the region name is `cn`.
+  if (under(host, 'deepseek.com')) return { vendor: 'deepseek', region: 'cn', regionWhy: `${host} is DeepSeek's API, which processes data in mainland China (cn)` };
+  if (host === 'dashscope.aliyuncs.com') return { vendor: 'qwen', region: 'cn', regionWhy: `${host} is Alibaba Model Studio's Beijing endpoint, which processes data in mainland China (cn)` };
   if (DASHSCOPE.test(host)) return { vendor: 'qwen' };
   return undefined;
 }

@@ -86,3 +86,12 @@ describe('allowedHosts at run time', () => {
     }
   });
 });
+
+describe('addresses and wildcards', () => {
+  test('a wildcard never matches an IP address, however the address is written', () => {
+    expect(hostMatches('10.0.0.7', '*.0.0.7')).toBe(false);
+    expect(hostMatches(new URL('http://167772167/').hostname, '*.0.7')).toBe(false); // 10.0.0.7 as one number
+    expect(hostMatches(new URL('http://167772167/').hostname, '10.0.0.7')).toBe(true);
+    expect(hostMatches(new URL('http://0xa000007/').hostname, '10.0.0.7')).toBe(true);
+  });
+});

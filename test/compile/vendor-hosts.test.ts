@@ -122,3 +122,29 @@ describe('at run time', () => {
     }
   });
 });
+
+describe('review findings', () => {
+  test('a Vertex host is judged even when the declared region is the host\'s and the location names an allowed one', () => {
+    const split = { ...backend('split', 'gemini', 'https://us-central1-aiplatform.googleapis.com', 'us-central1'), options: { vertex: { project: 'shop-prod-1234', location: 'europe-west4' } } };
+    const result = judge({ allowedRegions: ['europe-west4'] }, split);
+    expect(result.admitted).toEqual([]);
+    expect(result.message('split')).toContain('does not list us-central1');
+  });
+
+  test.each(['https://x.openai.azure.us', 'https://x.openai.azure.cn', 'https://x.eastus2.models.ai.azure.com', 'https://models.inference.ai.azure.com', 'https://westeurope.api.cognitive.microsoft.com', 'https://x.cognitiveservices.azure.us'])(
+    '%s is Azure: under another provider its region cannot be known',
+    (url) => {
+      const result = judge({ allowedRegions: ['eu-west'] }, backend('az', 'openai-compatible', url));
+      expect(result.admitted).toEqual([]);
+      expect(result.message('az')).toContain('is an Azure OpenAI endpoint');
+    },
+  );
+
+  test('DeepSeek and DashScope\'s Beijing endpoint process data in mainland China (cn), whatever is declared', () => {
+    expect(judge({ allowedRegions: ['eu-west'] }, backend('d', 'deepseek', 'https://api.deepseek.com')).message('d')).toContain('does not list cn');
+    expect(judge({ allowedRegions: ['eu-west'] }, { name: 'q', provider: 'qwen', model: 'qwen-max', baseURL: 'https://dashscope.aliyuncs.com/compatible-mode/v1', region: 'eu-west', credentials: { env: 'KEY' } }).message('q')).toContain('does not list cn');
+    // Its default endpoint too: the compiler judges the URL the sidecar will call.
+    expect(judge({ allowedRegions: ['eu-west'] }, { name: 'd2', provider: 'deepseek', model: 'deepseek-chat', region: 'eu-west', credentials: { env: 'KEY' } }).admitted).toEqual([]);
+    expect(judge({ allowedRegions: ['cn'] }, { name: 'd3', provider: 'deepseek', model: 'deepseek-chat', region: 'cn', credentials: { env: 'KEY' } }).admitted).toEqual(['d3']);
+  });
+});
