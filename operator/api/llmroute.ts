@@ -1,7 +1,7 @@
 // LLMRoute, the object application teams write (group llmroute.dev, version v1alpha1).
 // The CRD's OpenAPI schema (crds/) and this zod schema describe the same shape; a test keeps them aligned.
 import * as z from '../../proxy/config/zod.ts';
-import { baseURLSchema, envNameSchema, PROVIDERS, STRATEGIES } from '../../proxy/config/schema.ts';
+import { baseURLSchema, routeEnvNameSchema, PROVIDERS, STRATEGIES } from '../../proxy/config/schema.ts';
 import { parseDuration } from './duration.ts';
 
 export const API_GROUP = 'llmroute.dev';
@@ -28,7 +28,7 @@ export const secretRefSchema = z.strictObject({
 export const routeCredentialsSchema = z
   .strictObject({
     secretRef: z.optional(secretRefSchema),
-    env: z.optional(envNameSchema),
+    env: z.optional(routeEnvNameSchema),
     none: z.optional(z.boolean()),
   })
   .check(

@@ -27,27 +27,37 @@ const name = z.string().check(z.minLength(1), z.maxLength(253));
 const routeName = z.string().check(z.minLength(1), z.maxLength(63 + 1 + 253));
 
 // --- credentials ----------------------------------------------------------------------------------
+/** The syntax of an environment variable name. */
+export const envNameSchema = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (letters, digits, _)'));
+
+/** Known key prefixes that fit the name syntax (Google, Hugging Face, Groq, Replicate). */
+const KEY_PREFIX = /^(AIza|hf_|gsk_|r8_)/;
+
 /**
  * Whether an environment variable "name" is really a pasted API key. Mistral's keys (32 letters and
  * digits) and Google's (`AIza` + 35) fit the name syntax, and a key there would be written into the
- * ConfigMap and named in every "variable not set" message. Real names are UPPER_SNAKE, lower_snake
- * or short camelCase; a long mix of both cases and digits, or a long hex string, is a key. The LLMRoute
- * CRD carries the same test as a CEL rule (ENV_NAME_KEY_CEL), so the apiserver refuses it before etcd.
+ * ConfigMap. Judged per `_`-separated part, as names are UPPER_SNAKE (`OPENAI_API_KEY_westeurope2` is a
+ * name): a part of 24 or more characters mixing both cases and digits, or of 32 or more letters and
+ * digits with at least 4 digits, is a key; so is a known key prefix on 30 or more characters. A
+ * camelCase name that long with digits (`MyCompanyOpenAIKey2024Prod`) is taken for a key too: rename
+ * it. The LLMRoute CRD carries the same test as a CEL rule (ENV_NAME_KEY_CEL).
  */
 export function looksLikeApiKey(name: string): boolean {
-  if (name.startsWith('AIza')) return true;
-  if (name.length >= 24 && /[a-z]/.test(name) && /[A-Z]/.test(name) && /[0-9]/.test(name)) return true;
-  return name.length >= 32 && /^[0-9A-Fa-f]+$/.test(name) && /[0-9]/.test(name);
+  if (KEY_PREFIX.test(name) && name.length >= 30) return true;
+  return name.split('_').some((part) =>
+    (part.length >= 24 && /[a-z]/.test(part) && /[A-Z]/.test(part) && /[0-9]/.test(part)) ||
+    (part.length >= 32 && /^[0-9A-Za-z]+$/.test(part) && /([0-9][^0-9]*){4}/.test(part)));
 }
 /** The CRD's rule, on the credentials object (the apiserver's refusal of a string repeats its value). */
 export const ENV_NAME_KEY_CEL =
-  "!has(self.env) || !(self.env.startsWith('AIza') || (size(self.env) >= 24 && self.env.matches('[a-z]') && self.env.matches('[A-Z]') && self.env.matches('[0-9]')) || (size(self.env) >= 32 && self.env.matches('^[0-9A-Fa-f]+$') && self.env.matches('[0-9]')))";
+  "!has(self.env) || !((self.env.matches('^(AIza|hf_|gsk_|r8_)') && size(self.env) >= 30) || self.env.split('_').exists(p, (size(p) >= 24 && p.matches('[a-z]') && p.matches('[A-Z]') && p.matches('[0-9]')) || (size(p) >= 32 && p.matches('^[0-9A-Za-z]+$') && p.matches('([0-9][^0-9]*){4}'))))";
 /** Never repeats the value: it may be the key. */
 export const ENV_NAME_KEY_MESSAGE = 'looks like an API key, not the name of an environment variable: put the key in a Secret (credentials.secretRef)';
-export const envNameSchema = z.string().check(
-  z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name (letters, digits, _)'),
-  z.refine((name) => !looksLikeApiKey(name), ENV_NAME_KEY_MESSAGE),
-);
+/**
+ * The name in an LLMRoute: refused when it looks like a key, before it reaches the ConfigMap. The
+ * proxy checks only the syntax: refusing a whole config on this guess would stop every route.
+ */
+export const routeEnvNameSchema = envNameSchema.check(z.refine((name) => !looksLikeApiKey(name), ENV_NAME_KEY_MESSAGE));
 
 export const credentialsSchema = z.discriminatedUnion('kind', [
   /** Read the key from a file (a projected Secret volume); re-read when it changes. */

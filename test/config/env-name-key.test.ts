@@ -15,10 +15,17 @@ const GOOGLE_SHAPED = 'AIzaSyD4x9Kq2Lm7Np3Rt8Vw1Yz5Ab6Cd0Ef2Gh';
 const HEX_SHAPED = '3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a1c3e5b7d9f2a4c6e8b0d1f3a';
 
 describe('looksLikeApiKey', () => {
-  test.each([MISTRAL_SHAPED, GOOGLE_SHAPED, HEX_SHAPED])('%s is a key', (value) => {
+  const HF_SHAPED = 'hf_' + 'AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh';
+  const ONE_CASE_SHAPED = 'k3j9x2m4p8q1w7e5r6t0y2u4i9o3p1a8s7d6';
+  test.each([MISTRAL_SHAPED, GOOGLE_SHAPED, HEX_SHAPED, HF_SHAPED, ONE_CASE_SHAPED, `OPENAI_${MISTRAL_SHAPED}`])('%s is a key', (value) => {
     expect(looksLikeApiKey(value)).toBe(true);
   });
-  test.each(['OPENAI_API_KEY', 'MISTRAL_API_KEY', 'anthropicKey', 'openai_api_key_prod_2024', 'AZURE_OPENAI_API_KEY_SWEDENCENTRAL_2', 'K', 'KEY2', 'DEADBEEF'])('%s is a name', (value) => {
+  test.each([
+    'OPENAI_API_KEY', 'MISTRAL_API_KEY', 'anthropicKey', 'openai_api_key_prod_2024', 'AZURE_OPENAI_API_KEY_SWEDENCENTRAL_2', 'K', 'KEY2', 'DEADBEEF',
+    // Realistic names a first version of this check refused (review): judged part by part, they are names.
+    'AZURE_OPENAI_KEY_westeurope2', 'OPENAI_API_KEY_gpt4o_prod', 'GOOGLE_APPLICATION_CREDENTIALS_b64', 'ANTHROPIC_API_KEY_team42_prod', 'LLM_KEY_gpt4o_westeurope',
+    'hf_token', 'HF_TOKEN',
+  ])('%s is a name', (value) => {
     expect(looksLikeApiKey(value)).toBe(false);
   });
 });
@@ -37,16 +44,12 @@ describe('refused wherever it would be written down', () => {
     expect(JSON.stringify(result.config)).not.toContain(MISTRAL_SHAPED);
   });
 
-  test('the proxy refuses a config carrying one, without repeating it', () => {
+  test('the proxy checks only the syntax: a guess must not stop every route of a config it already has', () => {
     const text = [
       'apiVersion: config.llmroute.dev/v1alpha1', 'kind: ProxyConfig', 'routes:', '  - name: shop/chat', '    models: [chat]', '    backends:',
       `      - {name: g, provider: gemini, model: gemini-2.5-flash, credentials: {kind: env, name: ${GOOGLE_SHAPED}}}`,
     ].join('\n');
-    const parsed = parseConfigText(text);
-    expect(parsed.ok).toBe(false);
-    const issues = JSON.stringify(parsed.ok ? [] : parsed.issues);
-    expect(issues).toContain('looks like an API key');
-    expect(issues).not.toContain(GOOGLE_SHAPED);
+    expect(parseConfigText(text).ok).toBe(true);
   });
 
   test('the CRD carries the same test as a CEL rule, so the apiserver refuses it before it is stored', () => {

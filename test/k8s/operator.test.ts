@@ -5,6 +5,7 @@ import { startController, type Controller } from '#operator/controller.ts';
 import { statusPatcher } from '#operator/reconcile/reconciler.ts';
 import { createOperatorMetrics } from '#operator/metrics.ts';
 import { parseConfigText } from '#proxy/config/parse.ts';
+import { looksLikeApiKey } from '#proxy/config/schema.ts';
 import { startProxy } from '#proxy/server.ts';
 import { startOpenAIFake } from '#test/fakes/openai-fake.ts';
 import OpenAI from 'openai';
@@ -238,6 +239,13 @@ describe('operator against a real kube-apiserver', () => {
     expect(String(refusal?.body)).toContain('looks like an API key');
     expect(String(refusal?.body)).not.toContain(key);
     await expect(custom.getNamespacedCustomObject({ ...GROUP, namespace: 'pasted-key', plural: 'llmroutes', name: 'chat' })).rejects.toMatchObject({ code: 404 });
+    // The CEL rule and the compiler's looksLikeApiKey judge alike (dry-run creates: nothing is stored).
+    const samples = ['hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh', 'k3j9x2m4p8q1w7e5r6t0y2u4i9o3p1a8s7d6', 'AIzaSyD4x9Kq2Lm7Np3Rt8Vw1Yz5Ab6Cd0Ef2Gh', 'AZURE_OPENAI_KEY_westeurope2', 'OPENAI_API_KEY_gpt4o_prod', 'hf_token', 'MISTRAL_API_KEY'];
+    for (const name of samples) {
+      const body = route(`n${samples.indexOf(name)}`, { models: ['chat'], backends: [{ ...mistral, credentials: { env: name } }] });
+      const refused = await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'pasted-key', plural: 'llmroutes', body, dryRun: 'All' }).then(() => false, (e: { code?: number }) => e.code === 422);
+      expect([name, refused]).toEqual([name, looksLikeApiKey(name)]);
+    }
   }, 60_000);
 
   test('kubectl get shows READY and REASON of a route and a policy (the printer columns, as the apiserver serves them)', async () => {
