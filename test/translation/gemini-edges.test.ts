@@ -69,9 +69,16 @@ describe('gemini request: reasoning_effort per model generation', () => {
     expect(thinkingOf('gemini-2.5-flash', 'xhigh')).toEqual({ thinkingBudget: 24576 }); // Flash's most
   });
 
-  test('an alias that shows no generation gets a budget (every generation takes one), never 0 for a Pro', () => {
+  test('a name that shows no version gets a budget (every thinking generation takes one), never 0: none sends nothing', () => {
     expect(thinkingOf('gemini-flash-latest', 'low')).toEqual({ thinkingBudget: 1024 });
-    expect(thinkingOf('gemini-pro-latest', 'minimal')).toEqual({ thinkingBudget: 128 });
+    expect(thinkingOf('gemini-pro-latest', 'high')).toEqual({ thinkingBudget: 24576 });
+    for (const model of ['gemini-pro-latest', 'gemini-exp-1206', 'projects/p/locations/europe-west4/endpoints/123']) expect(thinkingOf(model, 'minimal')).toBeUndefined();
+  });
+
+  test('Gemini 2.0 and older do not think: nothing is sent (either field is a 400 there)', () => {
+    expect(thinkingOf('gemini-2.0-flash', 'high')).toBeUndefined();
+    expect(thinkingOf('gemini-1.5-pro-002', 'low')).toBeUndefined();
+    expect(thinkingOf('gemini-2.5-pro-preview-06-05', 'none')).toEqual({ thinkingBudget: 128 });
   });
 
   test('an effort Gemini has no equivalent of sets nothing', () => {

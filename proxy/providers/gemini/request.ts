@@ -5,7 +5,7 @@ import { UnsupportedRequestError } from '../adapter.ts';
 import { contentParts, maxOutputTokens, plainText, refuseUnsupported, stopSequences, toolArguments, toolNamesById, type NeutralPart } from '../translate/request-parts.ts';
 import { geminiSchema } from './schema-subset.ts';
 import { thinkingConfigFor } from './thinking.ts';
-import { geminiGeneration } from './model-generation.ts';
+import { geminiVersion } from './model-generation.ts';
 import type { ThoughtSignatureStore } from './thought-signatures.ts';
 
 export interface GeminiRequestOptions {
@@ -171,7 +171,7 @@ export function geminiRequestBody(request: ChatCompletionRequest, options: Gemin
   if (request.parallel_tool_calls === false) {
     throw new UnsupportedRequestError('parallel_tool_calls=false cannot be enforced by gemini backends', 'unsupported_parameter', 'parallel_tool_calls');
   }
-  const { system, contents } = translateMessages(request.messages, options.signatures, (geminiGeneration(options.model) ?? 0) >= 3);
+  const { system, contents } = translateMessages(request.messages, options.signatures, (geminiVersion(options.model) ?? 0) >= 3);
   if (contents.length === 0) throw new UnsupportedRequestError('the request has no user or assistant message with content', 'invalid_messages', 'messages');
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };

@@ -2,10 +2,12 @@
 // later take a `thinkingLevel`: Pro models know low and high and cannot stop thinking, Flash models
 // know minimal, low, medium and high. Gemini 2.5 takes a `thinkingBudget` in tokens: 0 turns thinking
 // off on Flash and Flash-Lite, while Pro cannot turn it off (its least is 128) and refuses 0. Sending
-// both fields is a 400. A model name that shows no generation (an alias such as gemini-flash-latest)
-// gets a budget, which every generation accepts. Pure.
+// both fields is a 400, and so is either on Gemini 2.0 and older, which do not think. A name that shows
+// no version (an alias such as gemini-flash-latest, a tuned or experimental model) gets a budget, which
+// every thinking generation accepts, but never 0 (a Pro refuses it): none and minimal send nothing
+// there, and the model thinks as it does by default. Pure.
 
-import { geminiGeneration } from './model-generation.ts';
+import { geminiVersion } from './model-generation.ts';
 
 export type ThinkingConfig = { thinkingLevel: 'minimal' | 'low' | 'medium' | 'high' } | { thinkingBudget: number };
 
@@ -18,13 +20,15 @@ const FLASH_MAX_BUDGET = 24576;
 export function thinkingConfigFor(model: string, effort: string): ThinkingConfig | undefined {
   if (BUDGETS[effort] === undefined) return undefined;
   const pro = /(?:^|[-/])pro(?:-|$)/.test(model);
-  const generation = geminiGeneration(model);
-  if (generation !== undefined && generation >= 3) {
+  const version = geminiVersion(model);
+  if (version !== undefined && version < 2.5) return undefined;
+  if (version !== undefined && version >= 3) {
     if (pro) return { thinkingLevel: effort === 'medium' || effort === 'high' || effort === 'xhigh' ? 'high' : 'low' };
     if (effort === 'none' || effort === 'minimal') return { thinkingLevel: 'minimal' };
     return { thinkingLevel: effort === 'xhigh' ? 'high' : (effort as 'low' | 'medium' | 'high') };
   }
   const budget = BUDGETS[effort]!;
+  if (version === undefined) return budget === 0 ? undefined : { thinkingBudget: Math.min(FLASH_MAX_BUDGET, budget) };
   if (pro) return { thinkingBudget: Math.max(PRO_MIN_BUDGET, budget) };
   return { thinkingBudget: Math.min(FLASH_MAX_BUDGET, budget) };
 }
