@@ -1,5 +1,7 @@
-// `llmroute operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]`: runs the
-// reconciler in a cluster (in-cluster config) or from a workstation (kubeconfig).
+// `llmroute operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]
+//   [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443]]`: runs the reconciler in a
+// cluster (in-cluster config) or from a workstation (kubeconfig), and with a certificate directory
+// the sidecar injection webhook, on every replica.
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -10,6 +12,10 @@ import { startLeaderElection } from './leader-election.ts';
 import { Leadership } from './leadership.ts';
 import { createOperatorMetrics } from './metrics.ts';
 import { createLogger } from '../proxy/logger.ts';
+import { VERSION } from '../proxy/version.ts';
+import { join } from 'node:path';
+import { DEFAULT_SECRETS_DIR } from './compile/compile.ts';
+import { startWebhookServer, type WebhookServer } from './inject/webhook-server.ts';
 
 export async function runOperatorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -19,6 +25,9 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       'admin-port': { type: 'string', default: '8081' },
       'secrets-dir': { type: 'string' },
       'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'llmroute-system' },
+      'webhook-cert-dir': { type: 'string' },
+      'webhook-port': { type: 'string', default: '9443' },
+      'sidecar-image': { type: 'string' },
     },
     strict: true,
   });
@@ -62,10 +71,25 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   });
   admin.listen(Number(values['admin-port']), '0.0.0.0');
   await once(admin, 'listening');
+  let webhook: WebhookServer | undefined;
+  if (values['webhook-cert-dir']) {
+    if (!values['sidecar-image']) throw new Error('--sidecar-image is required with --webhook-cert-dir');
+    const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    webhook = await startWebhookServer({
+      certFile: join(values['webhook-cert-dir'], 'tls.crt'),
+      keyFile: join(values['webhook-cert-dir'], 'tls.key'),
+      port: Number(values['webhook-port']),
+      listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ group: 'llmroute.dev', version: 'v1alpha1', namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
+      sidecar: { image: values['sidecar-image'], version: VERSION, secretsDir: values['secrets-dir'] ?? DEFAULT_SECRETS_DIR },
+      logger,
+    });
+    logger.info({ port: webhook.port }, 'sidecar injection webhook serving');
+  }
   return new Promise((resolve) => {
     const stop = () => {
       logger.info({}, 'shutting down');
       void Promise.all([leadership.stop(), elector.stop()])
+        .then(() => webhook?.close())
         .then(() => connections.close())
         .then(() => admin.close(() => resolve(0)));
     };

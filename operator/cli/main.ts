@@ -12,6 +12,7 @@ commands:
   dev      -f FILE [-f FILE...] [--port 4000]   compile and serve, recompiling on change
   demo     serve the embedded default config and send it one request
   operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]   reconcile LLMRoutes into ConfigMaps
+           [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443]]   and inject the sidecar
 `;
 
 type Command = (argv: string[]) => Promise<number>;

@@ -1,0 +1,131 @@
+// The sidecar injection webhook against a real kube-apiserver, which calls it over TLS as it calls
+// any mutating webhook, applies its JSON Patch and validates the pod that results.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
+import { eventually, startCluster, type Cluster } from './harness.ts';
+import { makeWebhookCerts } from './webhook-certs.ts';
+import { reviewPod, startWebhookServer, type WebhookServer } from '#operator/inject/webhook-server.ts';
+
+let cluster: Cluster;
+let webhook: WebhookServer;
+let core: k8s.CoreV1Api;
+let custom: k8s.CustomObjectsApi;
+const IMAGE = 'registry.example.com/platform/llmroute:0.1.0';
+const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const certs = makeWebhookCerts();
+  webhook = await startWebhookServer({
+    certFile: join(certs.dir, 'tls.crt'),
+    keyFile: join(certs.dir, 'tls.key'),
+    host: '127.0.0.1',
+    port: 0,
+    listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ ...GROUP, namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
+    sidecar: { image: IMAGE, version: '0.1.0', secretsDir: '/var/run/llmroute/secrets' },
+  });
+  const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+  await admission.createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name: 'llmroute-sidecar-injector' },
+      webhooks: [{
+        name: 'inject.llmroute.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        timeoutSeconds: 10,
+        clientConfig: { url: `https://127.0.0.1:${webhook.port}/mutate-pods`, caBundle: Buffer.from(certs.caPem).toString('base64') },
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+        namespaceSelector: { matchLabels: { 'llmroute.io/inject': 'enabled' } },
+        objectSelector: { matchExpressions: [{ key: 'llmroute.io/inject', operator: 'NotIn', values: ['false'] }] },
+      }],
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await webhook?.close();
+  await cluster?.stop();
+}, 60_000);
+
+const pod = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example.com/shop/app:1' }] } });
+
+describe('sidecar injection through the apiserver', () => {
+  test('a pod of an opted-in namespace gets the sidecar, the config and its routes\' Secrets (sidecar only), and the app its env', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'shop', labels: { 'llmroute.io/inject': 'enabled' } } } });
+    await custom.createNamespacedCustomObject({
+      ...GROUP, namespace: 'shop', plural: 'llmroutes',
+      body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name: 'chat' }, spec: { models: ['chat'], backends: [{ name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', credentials: { secretRef: { name: 'mistral-key', key: 'apiKey' } } }] } },
+    });
+    const created = await core.createNamespacedPod({ namespace: 'shop', body: pod('app') });
+    const stored = await core.readNamespacedPod({ name: 'app', namespace: 'shop' });
+    for (const p of [created, stored]) {
+      const sidecar = p.spec!.initContainers![0]!;
+      expect(sidecar).toMatchObject({ name: 'llmroute', image: IMAGE, restartPolicy: 'Always' });
+      expect(sidecar.volumeMounts!.map((m) => m.mountPath)).toEqual(['/etc/llmroute', '/var/run/llmroute/secrets']);
+      expect(p.spec!.volumes!.find((v) => v.name === 'llmroute-secrets')!.projected!.sources).toEqual([{ secret: { name: 'mistral-key', optional: true, items: [{ key: 'apiKey', path: 'mistral-key/apiKey' }] } }]);
+      const app = p.spec!.containers[0]!;
+      expect(app.env).toEqual([{ name: 'OPENAI_BASE_URL', value: 'http://127.0.0.1:4000/v1' }, { name: 'OPENAI_API_KEY', value: 'llmroute-sidecar-holds-the-keys' }]);
+      expect(app.volumeMounts ?? []).toEqual([]);
+      expect(p.metadata!.annotations!['llmroute.io/status']).toBe('{"version":"0.1.0","secrets":["mistral-key"]}');
+    }
+  }, 60_000);
+
+  test('a pod that opts out, and a pod of a namespace that did not opt in, are left alone', async () => {
+    const out = await core.createNamespacedPod({ namespace: 'shop', body: pod('opted-out', { 'llmroute.io/inject': 'false' }) });
+    expect(out.spec!.initContainers ?? []).toEqual([]);
+    await core.createNamespace({ body: { metadata: { name: 'elsewhere' } } });
+    const other = await core.createNamespacedPod({ namespace: 'elsewhere', body: pod('app') });
+    expect(other.spec!.initContainers ?? []).toEqual([]);
+    expect(other.spec!.containers[0]!.env ?? []).toEqual([]);
+  }, 60_000);
+});
+
+describe('the webhook server', () => {
+  test('a rotated certificate (cert-manager rewrites the files) is served without a restart', async () => {
+    const first = makeWebhookCerts();
+    const server = await startWebhookServer({ certFile: join(first.dir, 'tls.crt'), keyFile: join(first.dir, 'tls.key'), host: '127.0.0.1', port: 0, listRoutes: async () => [], sidecar: { image: IMAGE, version: '0', secretsDir: '/s' } });
+    const servedSerial = () => new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    try {
+      const before = await servedSerial();
+      const second = makeWebhookCerts();
+      copyFileSync(join(second.dir, 'tls.key'), join(first.dir, 'tls.key'));
+      copyFileSync(join(second.dir, 'tls.crt'), join(first.dir, 'tls.crt'));
+      const rotated = readFileSync(join(second.dir, 'tls.crt'), 'utf8');
+      await eventually(async () => ((await servedSerial()) !== before ? true : undefined), 'the new certificate served');
+      expect(new X509Certificate(rotated).serialNumber).toBe(await servedSerial());
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
+
+describe('admission answers', () => {
+  const request = (operation = 'CREATE') => ({ uid: 'u1', namespace: 'shop', operation, object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] } } });
+  const sidecar = { image: IMAGE, version: '0', secretsDir: '/s' };
+
+  test('a patch for a new pod; nothing for other operations', async () => {
+    const answer = await reviewPod(request(), { listRoutes: async () => [], sidecar });
+    expect(answer).toMatchObject({ uid: 'u1', allowed: true, patchType: 'JSONPatch' });
+    expect(JSON.parse(Buffer.from(answer.patch as string, 'base64').toString('utf8'))[0]).toMatchObject({ op: 'add', path: '/spec/initContainers' });
+    expect(await reviewPod(request('UPDATE'), { listRoutes: async () => [], sidecar })).toEqual({ uid: 'u1', allowed: true });
+  });
+
+  test('routes that cannot be read refuse the pod (fail closed), saying why; a pod left alone gets a warning', async () => {
+    expect(await reviewPod(request(), { listRoutes: () => Promise.reject(new Error('forbidden')), sidecar })).toMatchObject({ uid: 'u1', allowed: false, status: { code: 503 } });
+    const hostNetwork = { ...request(), object: { spec: { hostNetwork: true, containers: [{ name: 'app' }] } } };
+    expect(await reviewPod(hostNetwork, { listRoutes: async () => [], sidecar })).toMatchObject({ allowed: true, warnings: [expect.stringContaining('hostNetwork')] });
+  });
+});
