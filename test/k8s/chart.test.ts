@@ -202,6 +202,35 @@ describe('the chart, rendered by the real helm', () => {
     }
   });
 
+  test('injection: the webhook configuration, its Service and certificate, and the operator serving it', () => {
+    const objects = render({ injection: { enabled: true, excludedNamespaces: ['batch'] } });
+    expect(objects.map((o) => o.kind).sort()).toEqual(['Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+    const config = only<k8s.V1MutatingWebhookConfiguration & Obj>(objects, 'MutatingWebhookConfiguration');
+    expect(config.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NS}/${FULLNAME}-webhook` });
+    expect(config.webhooks!.map((w) => w.name)).toEqual(['namespace.inject.llmroute.io', 'pod.inject.llmroute.io']);
+    for (const w of config.webhooks!) {
+      expect(w).toMatchObject({ failurePolicy: 'Fail', sideEffects: 'None', timeoutSeconds: 10, admissionReviewVersions: ['v1'], clientConfig: { service: { name: `${FULLNAME}-webhook`, namespace: NS, path: '/mutate-pods', port: 443 } } });
+      expect(w.clientConfig.caBundle).toBeUndefined(); // cert-manager writes it; a rendered one would fight it
+      expect(w.namespaceSelector!.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', NS, 'batch'] });
+    }
+    expect(config.webhooks![0]!.namespaceSelector!.matchExpressions![0]).toEqual({ key: 'llmroute.io/inject', operator: 'In', values: ['enabled'] });
+    expect(config.webhooks![0]!.objectSelector!.matchExpressions).toEqual([{ key: 'llmroute.io/inject', operator: 'NotIn', values: ['false'] }]);
+    expect(config.webhooks![1]!.objectSelector!.matchExpressions).toEqual([{ key: 'llmroute.io/inject', operator: 'In', values: ['true'] }]);
+    const certificate = only<Obj & { spec: { secretName: string; dnsNames: string[]; issuerRef: unknown } }>(objects, 'Certificate');
+    expect(certificate.spec).toEqual({ secretName: `${FULLNAME}-webhook-tls`, dnsNames: [`${FULLNAME}-webhook.${NS}.svc`, `${FULLNAME}-webhook.${NS}.svc.cluster.local`], issuerRef: { name: `${FULLNAME}-webhook`, kind: 'Issuer' } });
+    const deployment = only<k8s.V1Deployment>(objects, 'Deployment');
+    const operator = operatorContainer(deployment);
+    expect(operator.args).toEqual(expect.arrayContaining(['--webhook-cert-dir=/etc/llmroute/webhook-certs', '--webhook-port=9443', `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`]));
+    expect(operator.ports).toContainEqual({ name: 'webhook', containerPort: 9443, protocol: 'TCP' });
+    expect(deployment.spec!.template.spec!.volumes).toContainEqual({ name: 'webhook-certs', secret: { secretName: `${FULLNAME}-webhook-tls` } });
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-webhook`) as k8s.V1Service & Obj;
+    expect(service.spec!.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+    // Another issuer: the chart's self-signed one is not rendered.
+    const withIssuer = render({ injection: { enabled: true, certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
+    expect(withIssuer.some((o) => o.kind === 'Issuer')).toBe(false);
+    expect(only<Obj & { spec: { issuerRef: unknown } }>(withIssuer, 'Certificate').spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+  });
+
   test('the Deployment: replicas, command, probes on the admin port, downward-API namespace, hardened security context', () => {
     const objects = render();
     const d = only<k8s.V1Deployment>(objects, 'Deployment');
@@ -371,6 +400,7 @@ describe('the chart in a real kube-apiserver', () => {
   const plurals: Record<string, string> = {
     ServiceAccount: 'serviceaccounts', Service: 'services', Deployment: 'deployments',
     ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
+    MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
   };
 
   /** Server-side apply, dry run, with unknown or duplicate fields refused. */
@@ -393,6 +423,12 @@ describe('the chart in a real kube-apiserver', () => {
     for (const obj of rendered) {
       const res = await strictApply(obj);
       if (!res.ok) throw new Error(`${obj.kind} ${obj.metadata.name}: ${res.status} ${res.text}`);
+    }
+    // With injection on: all but cert-manager's kinds, whose CRDs this apiserver does not have (the same
+    // admin port as the release installed above, which the dry-run applies merge into).
+    for (const obj of render({ operator: { adminPort }, injection: { enabled: true } }).filter((o) => !o.apiVersion!.startsWith('cert-manager.io/'))) {
+      const res = await strictApply(obj);
+      if (!res.ok) throw new Error(`${obj.kind} ${obj.metadata.name} (injection on): ${res.status} ${res.text}`);
     }
     const typo = JSON.parse(JSON.stringify(only(rendered, 'Deployment'))) as k8s.V1Deployment & Obj;
     (operatorContainer(typo) as unknown as Record<string, unknown>).securityContxt = {};
