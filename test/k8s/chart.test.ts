@@ -204,7 +204,10 @@ describe('the chart, rendered by the real helm', () => {
 
   test('injection: the webhook configuration, its Service and certificate, and the operator serving it', () => {
     const objects = render({ injection: { enabled: true, excludedNamespaces: ['batch'] } });
-    expect(objects.map((o) => o.kind).sort()).toEqual(['Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount']);
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    ]);
     const config = only<k8s.V1MutatingWebhookConfiguration & Obj>(objects, 'MutatingWebhookConfiguration');
     expect(config.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NS}/${FULLNAME}-webhook` });
     expect(config.webhooks!.map((w) => w.name)).toEqual(['namespace.inject.llmroute.io', 'pod.inject.llmroute.io']);
@@ -401,6 +404,7 @@ describe('the chart in a real kube-apiserver', () => {
     ServiceAccount: 'serviceaccounts', Service: 'services', Deployment: 'deployments',
     ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
     MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
+    ValidatingAdmissionPolicy: 'validatingadmissionpolicies', ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
   };
 
   /** Server-side apply, dry run, with unknown or duplicate fields refused. */
@@ -436,6 +440,29 @@ describe('the chart in a real kube-apiserver', () => {
     expect(res.ok).toBe(false);
     expect(res.text).toMatch(/securityContxt: field not declared in schema|unknown field "securityContxt"/);
   });
+
+  test('the chart\'s ValidatingAdmissionPolicy: an enforced namespace admits only pods with the sidecar, and keeps the keys from the app', async () => {
+    const policies = render({ injection: { enabled: true } }).filter((o) => o.kind!.startsWith('ValidatingAdmissionPolicy'));
+    expect(policies).toHaveLength(2);
+    for (const obj of policies) await objects.create(obj);
+    await core.createNamespace({ body: { metadata: { name: 'enforced', labels: { 'llmroute.io/enforce': 'true' } } } });
+    await core.createNamespace({ body: { metadata: { name: 'free' } } });
+    const app = { name: 'app', image: 'registry.example.com/shop/app:1' };
+    const sidecar = { name: 'llmroute', image: 'registry.example.com/llmroute:1', restartPolicy: 'Always', volumeMounts: [{ name: 'llmroute-secrets', mountPath: '/var/run/llmroute/secrets', readOnly: true }] };
+    const secrets = { name: 'llmroute-secrets', projected: { sources: [{ secret: { name: 'mistral-key' } }] } };
+    const create = (namespace: string, name: string, spec: k8s.V1PodSpec) =>
+      core.createNamespacedPod({ namespace, body: { metadata: { name }, spec } }).then(() => 'created', (e: { code?: number; body?: unknown }) => `${e.code}: ${String(e.body)}`);
+    // The policy takes effect once the apiserver has compiled it.
+    const bare = await eventually(async () => {
+      const outcome = await create('enforced', `bare-${Date.now()}`, { containers: [app] });
+      return outcome === 'created' ? undefined : outcome;
+    }, 'the policy in force');
+    expect(bare).toMatch(/^403: .*must run the llmroute sidecar/);
+    expect(await create('enforced', 'with-sidecar', { initContainers: [sidecar], containers: [app], volumes: [secrets] })).toBe('created');
+    expect(await create('enforced', 'app-reads-keys', { initContainers: [sidecar], containers: [{ ...app, volumeMounts: [{ name: 'llmroute-secrets', mountPath: '/keys' }] }], volumes: [secrets] }))
+      .toMatch(/^403: .*only the llmroute sidecar may mount the provider keys/);
+    expect(await create('free', 'bare', { containers: [app] })).toBe('created'); // not enforced there
+  }, 60_000);
 
   async function review(attrs: k8s.V1ResourceAttributes): Promise<k8s.V1SubjectAccessReviewStatus> {
     const res = await authz.createSubjectAccessReview({
