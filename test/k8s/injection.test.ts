@@ -7,12 +7,13 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { eventually, startCluster, type Cluster } from './harness.ts';
-import { makeWebhookCerts } from './webhook-certs.ts';
+import { issueLeaf, makeWebhookCerts, type WebhookCerts } from './webhook-certs.ts';
 import { reviewPod, startWebhookServer, type WebhookServer } from '#operator/inject/webhook-server.ts';
 
 let cluster: Cluster;
 let webhook: WebhookServer;
 let core: k8s.CoreV1Api;
+let certs: WebhookCerts;
 let custom: k8s.CustomObjectsApi;
 const IMAGE = 'registry.example.com/platform/llmroute:0.1.0';
 const GROUP = { group: 'llmroute.dev', version: 'v1alpha1' };
@@ -21,7 +22,7 @@ beforeAll(async () => {
   cluster = await startCluster();
   core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
   custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const certs = makeWebhookCerts();
+  certs = makeWebhookCerts();
   webhook = await startWebhookServer({
     certFile: join(certs.dir, 'tls.crt'),
     keyFile: join(certs.dir, 'tls.key'),
@@ -84,6 +85,52 @@ describe('sidecar injection through the apiserver', () => {
     const other = await core.createNamespacedPod({ namespace: 'elsewhere', body: pod('app') });
     expect(other.spec!.initContainers ?? []).toEqual([]);
     expect(other.spec!.containers[0]!.env ?? []).toEqual([]);
+  }, 60_000);
+});
+
+describe('the apiserver and the webhook together', () => {
+  const restricted = { runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+
+  test('the injected sidecar passes Pod Security "restricted" (the namespace enforces it, on the pod as mutated)', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'strict', labels: { 'llmroute.io/inject': 'enabled', 'pod-security.kubernetes.io/enforce': 'restricted' } } } });
+    const created = await core.createNamespacedPod({ namespace: 'strict', body: { metadata: { name: 'app' }, spec: { containers: [{ name: 'app', image: 'registry.example.com/shop/app:1', securityContext: restricted }] } } });
+    expect(created.spec!.initContainers![0]!.name).toBe('llmroute');
+    // The check is real: a container that is not restricted is refused in this namespace.
+    await expect(core.createNamespacedPod({ namespace: 'strict', body: pod('loose') })).rejects.toMatchObject({ code: 403 });
+  }, 60_000);
+
+  test('a renewed certificate (same CA, new leaf) is taken up while pods are being admitted: none fails', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'rotating', labels: { 'llmroute.io/inject': 'enabled' } } } });
+    issueLeaf(certs.dir, 'renewed');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      if (i === 8) {
+        // As a renewed Secret lands: the key first, then the certificate (a half-written pair in between).
+        copyFileSync(join(certs.dir, 'renewed.key'), join(certs.dir, 'tls.key'));
+        copyFileSync(join(certs.dir, 'renewed.crt'), join(certs.dir, 'tls.crt'));
+      }
+      const created = await core.createNamespacedPod({ namespace: 'rotating', body: pod(`p${i}`) }).then((p) => p.spec!.initContainers?.[0]?.name ?? 'not injected', (e: { code?: number }) => `refused ${e.code}`);
+      outcomes.push(created);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(outcomes).toEqual(Array(24).fill('llmroute'));
+    const served = await new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: webhook.port, rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    expect(served).toBe(new X509Certificate(readFileSync(join(certs.dir, 'renewed.crt'))).serialNumber);
+  }, 60_000);
+
+  test('with the webhook down, a pod of an opted-in namespace is refused (never admitted without its sidecar); others are not affected', async () => {
+    await webhook.close();
+    const refused = await core.createNamespacedPod({ namespace: 'shop', body: pod('while-down') }).then(() => 'created', (e: { code?: number; body?: unknown }) => `${e.code} ${String(e.body)}`);
+    expect(refused).toMatch(/^500 .*failed calling webhook .*inject\.llmroute\.io/);
+    // A namespace that did not opt in, such as the operator's own, keeps creating pods.
+    await core.createNamespace({ body: { metadata: { name: 'llmroute-system' } } });
+    expect((await core.createNamespacedPod({ namespace: 'llmroute-system', body: pod('operator') })).metadata!.name).toBe('operator');
   }, 60_000);
 });
 
