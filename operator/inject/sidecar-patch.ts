@@ -2,8 +2,8 @@
 // `restartPolicy: Always`: started before the app, stopped after it), the namespace's compiled
 // ConfigMap, the Secrets its routes reference (read-only, mounted into the sidecar only: an app that
 // could read the keys could call the provider directly and bypass the policy), and for each app
-// container that sets neither, `OPENAI_BASE_URL` and a placeholder `OPENAI_API_KEY` (the SDKs refuse
-// to start without a key). The container is the one docs/sidecar.md shows. Pure: a JSON Patch.
+// container that sets neither (nor takes its environment from envFrom), `OPENAI_BASE_URL` and a
+// placeholder `OPENAI_API_KEY` (the SDKs refuse to start without a key). The container is the one docs/sidecar.md shows. Pure: a JSON Patch.
 import { secretRefSchema } from '../api/llmroute.ts';
 
 export interface SecretRef {
@@ -34,10 +34,21 @@ export const PLACEHOLDER_API_KEY = 'llmroute-sidecar-holds-the-keys';
 interface Container {
   name?: string;
   env?: Array<{ name?: string }>;
+  envFrom?: unknown[];
+  volumeMounts?: Array<{ name?: string }>;
 }
 export interface PodLike {
   metadata?: { annotations?: Record<string, string> };
-  spec?: { containers?: Container[]; initContainers?: Container[]; volumes?: Array<{ name?: string }>; hostNetwork?: boolean };
+  spec?: {
+    containers?: Container[];
+    initContainers?: Container[];
+    ephemeralContainers?: Container[];
+    volumes?: Array<{ name?: string }>;
+    hostNetwork?: boolean;
+    hostPID?: boolean;
+    shareProcessNamespace?: boolean;
+    os?: { name?: string };
+  };
 }
 
 export type Injection = { patch: PatchOp[] } | { skipped: string };
@@ -84,7 +95,9 @@ function secretsVolume(refs: readonly SecretRef[]): Record<string, unknown> {
   const sources = [...bySecret].sort(([a], [b]) => a.localeCompare(b)).map(([name, keys]) => ({
     secret: { name, optional: true, items: [...keys].sort().map((key) => ({ key, path: `${name}/${key}` })) },
   }));
-  return { name: SECRETS_VOLUME, projected: { defaultMode: 0o440, sources } };
+  // World-readable inside the volume: the kubelet leaves Secret files owned by root (or fsGroup), and
+  // the sidecar runs as 65532 with whatever group the image or pod gives it. Only the sidecar mounts it.
+  return { name: SECRETS_VOLUME, projected: { defaultMode: 0o444, sources } };
 }
 
 /** The patch that injects the sidecar, or why the pod is left as it is. */
@@ -96,15 +109,22 @@ export function injectionPatch(pod: PodLike, settings: SidecarSettings): Injecti
   if (names.has(SIDECAR_NAME)) return { skipped: `the pod already has a container named ${SIDECAR_NAME}` };
   // On the node's network, 127.0.0.1:4000 would be every process's on the node: the keys behind it too.
   if (spec.hostNetwork) return { skipped: 'hostNetwork pods are not injected: the LLM port would be open to the whole node' };
+  // A process that sees the sidecar's can read its files and memory (/proc/<pid>/root, environ).
+  if (spec.shareProcessNamespace || spec.hostPID) return { skipped: 'pods sharing a process namespace (shareProcessNamespace, hostPID) are not injected: the app could read the sidecar\'s keys' };
+  // The sidecar is a Linux container with a Linux security context.
+  if (spec.os?.name !== undefined && spec.os.name !== 'linux') return { skipped: `${spec.os.name} pods are not injected: the sidecar is a Linux container` };
   const taken = new Set((spec.volumes ?? []).map((v) => v.name));
   for (const volume of [CONFIG_VOLUME, SECRETS_VOLUME]) {
     if (taken.has(volume)) return { skipped: `the pod already has a volume named ${volume}` };
   }
+  // A container that mounts these names would get the sidecar's volumes (its keys) once they exist.
+  const mounted = [...containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].find((c) => (c.volumeMounts ?? []).some((m) => m.name === CONFIG_VOLUME || m.name === SECRETS_VOLUME));
+  if (mounted) return { skipped: `container ${mounted.name ?? '?'} mounts a volume named ${CONFIG_VOLUME} or ${SECRETS_VOLUME}, which are the sidecar's` };
 
   const patch: PatchOp[] = [];
   const add = (path: string, value: unknown) => patch.push({ op: 'add', path, value });
   const sidecar = sidecarContainer(settings);
-  // First among the init containers: the others (migrations...) may call the model too.
+  // First among the init containers, so that it is up before any other starts.
   if (spec.initContainers === undefined) add('/spec/initContainers', [sidecar]);
   else add('/spec/initContainers/0', sidecar);
   const volumes: Array<Record<string, unknown>> = [{ name: CONFIG_VOLUME, configMap: { name: 'llmroute-config', optional: true } }];
@@ -114,14 +134,13 @@ export function injectionPatch(pod: PodLike, settings: SidecarSettings): Injecti
 
   const baseURL = `http://127.0.0.1:${settings.llmPort ?? 4000}/v1`;
   containers.forEach((container, i) => {
-    const has = new Set((container.env ?? []).map((e) => e.name));
-    const missing = [
-      { name: 'OPENAI_BASE_URL', value: baseURL },
-      { name: 'OPENAI_API_KEY', value: PLACEHOLDER_API_KEY },
-    ].filter((e) => !has.has(e.name));
-    if (missing.length === 0) return;
-    if (container.env === undefined) add(`/spec/containers/${i}/env`, missing);
-    else for (const e of missing) add(`/spec/containers/${i}/env/-`, e);
+    // An app that sets either variable, or takes its environment from a ConfigMap or Secret (envFrom,
+    // which `env` would override), has chosen its endpoint: nothing is added.
+    const names = new Set((container.env ?? []).map((e) => e.name));
+    if (names.has('OPENAI_BASE_URL') || names.has('OPENAI_API_KEY') || (container.envFrom ?? []).length > 0) return;
+    const env = [{ name: 'OPENAI_BASE_URL', value: baseURL }, { name: 'OPENAI_API_KEY', value: PLACEHOLDER_API_KEY }];
+    if (container.env === undefined) add(`/spec/containers/${i}/env`, env);
+    else for (const e of env) add(`/spec/containers/${i}/env/-`, e);
   });
 
   const status = JSON.stringify({ version: settings.version, secrets: [...new Set(settings.secretRefs.map((r) => r.name))].sort() });

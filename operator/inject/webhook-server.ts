@@ -58,7 +58,12 @@ export async function reviewPod(request: AdmissionRequest, options: Pick<Webhook
   if (request.operation !== 'CREATE' || !request.object || !request.namespace) return { uid, allowed: true };
   let routes: unknown[];
   try {
-    routes = await options.listRoutes(request.namespace);
+    // Once more after a moment: the apiserver answers 429 or 5xx now and then (a restart, a burst),
+    // and refusing the pod is the costlier outcome. Well within the webhook's 10 s timeout.
+    routes = await options.listRoutes(request.namespace).catch(async () => {
+      await new Promise((r) => setTimeout(r, 250));
+      return options.listRoutes(request.namespace!);
+    });
   } catch (err) {
     // Injection fails closed (failurePolicy Fail): a pod without its sidecar has no model access, and
     // one injected without its Secrets would start with a proxy that has no keys. The pod's controller retries.

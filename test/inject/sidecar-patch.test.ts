@@ -40,7 +40,7 @@ describe('injection patch', () => {
     expect(sidecar.volumeMounts).toEqual([{ name: 'llmroute-config', mountPath: '/etc/llmroute', readOnly: true }, { name: 'llmroute-secrets', mountPath: '/var/run/llmroute/secrets', readOnly: true }]);
     expect(pod.spec.volumes).toEqual([
       { name: 'llmroute-config', configMap: { name: 'llmroute-config', optional: true } },
-      { name: 'llmroute-secrets', projected: { defaultMode: 0o440, sources: [
+      { name: 'llmroute-secrets', projected: { defaultMode: 0o444, sources: [
         { secret: { name: 'mistral-key', optional: true, items: [{ key: 'apiKey', path: 'mistral-key/apiKey' }] } },
         { secret: { name: 'openai-key', optional: true, items: [{ key: 'apiKey', path: 'openai-key/apiKey' }, { key: 'orgKey', path: 'openai-key/orgKey' }] } },
       ] } },
@@ -62,9 +62,15 @@ describe('injection patch', () => {
     });
     expect(pod.spec.initContainers.map((c) => c.name)).toEqual([SIDECAR_NAME, 'migrate']);
     expect(pod.spec.volumes.map((v) => v.name)).toEqual(['data', 'llmroute-config', 'llmroute-secrets']);
-    expect(pod.spec.containers[0]!.env!.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'LOG', 'OPENAI_API_KEY']);
+    // The app chose its endpoint (it sets one of the two): nothing is added, not even the other.
+    expect(pod.spec.containers[0]!.env!.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'LOG']);
     expect(pod.spec.containers[1]!.env!.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'OPENAI_API_KEY']);
     expect(Object.keys(pod.metadata.annotations)).toEqual(['team', STATUS_ANNOTATION]);
+  });
+
+  test('an app that takes its environment from envFrom keeps it: env would override it', () => {
+    const pod = inject({ spec: { containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'settings' } }] }] } });
+    expect(pod.spec.containers[0]!.env).toBeUndefined();
   });
 
   test('no Secret referenced: no secrets volume', () => {
@@ -78,6 +84,10 @@ describe('injection patch', () => {
     ['an injected pod (the apiserver may call again)', { spec: { initContainers: [{ name: SIDECAR_NAME }], containers: [{ name: 'app' }] } }, 'already has a container named llmroute'],
     ['a hostNetwork pod', { spec: { hostNetwork: true, containers: [{ name: 'app' }] } }, 'hostNetwork'],
     ['a pod with a volume of the same name', { spec: { containers: [{ name: 'app' }], volumes: [{ name: 'llmroute-config' }] } }, 'already has a volume named llmroute-config'],
+    ['a pod whose app mounts the sidecar\'s keys volume by name', { spec: { containers: [{ name: 'app', volumeMounts: [{ name: 'llmroute-secrets' }] }] } }, 'container app mounts a volume named'],
+    ['a pod sharing its process namespace', { spec: { shareProcessNamespace: true, containers: [{ name: 'app' }] } }, 'process namespace'],
+    ['a pod on the host\'s PID namespace', { spec: { hostPID: true, containers: [{ name: 'app' }] } }, 'process namespace'],
+    ['a Windows pod', { spec: { os: { name: 'windows' }, containers: [{ name: 'app' }] } }, 'windows pods are not injected'],
   ])('%s is left alone, saying why', (_name, pod, why) => {
     const result = injectionPatch(pod, settings);
     expect('skipped' in result && result.skipped).toContain(why);

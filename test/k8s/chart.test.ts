@@ -205,7 +205,7 @@ describe('the chart, rendered by the real helm', () => {
   test('injection: the webhook configuration, its Service and certificate, and the operator serving it', () => {
     const objects = render({ injection: { enabled: true, excludedNamespaces: ['batch'] } });
     expect(objects.map((o) => o.kind).sort()).toEqual([
-      'Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount',
+      'Certificate', 'Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount',
       'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
     ]);
     const config = only<k8s.V1MutatingWebhookConfiguration & Obj>(objects, 'MutatingWebhookConfiguration');
@@ -219,8 +219,15 @@ describe('the chart, rendered by the real helm', () => {
     expect(config.webhooks![0]!.namespaceSelector!.matchExpressions![0]).toEqual({ key: 'llmroute.io/inject', operator: 'In', values: ['enabled'] });
     expect(config.webhooks![0]!.objectSelector!.matchExpressions).toEqual([{ key: 'llmroute.io/inject', operator: 'NotIn', values: ['false'] }]);
     expect(config.webhooks![1]!.objectSelector!.matchExpressions).toEqual([{ key: 'llmroute.io/inject', operator: 'In', values: ['true'] }]);
-    const certificate = only<Obj & { spec: { secretName: string; dnsNames: string[]; issuerRef: unknown } }>(objects, 'Certificate');
+    type Cert = Obj & { spec: { secretName: string; dnsNames?: string[]; isCA?: boolean; issuerRef: unknown } };
+    const certificate = objects.find((o) => o.kind === 'Certificate' && o.metadata.name === `${FULLNAME}-webhook`) as Cert;
     expect(certificate.spec).toEqual({ secretName: `${FULLNAME}-webhook-tls`, dnsNames: [`${FULLNAME}-webhook.${NS}.svc`, `${FULLNAME}-webhook.${NS}.svc.cluster.local`], issuerRef: { name: `${FULLNAME}-webhook`, kind: 'Issuer' } });
+    // The serving certificate's issuer is a CA of the chart's own (bootstrapped self-signed), so the
+    // caBundle stays put when the serving certificate is renewed.
+    const ca = objects.find((o) => o.kind === 'Certificate' && o.metadata.name === `${FULLNAME}-webhook-ca`) as Cert;
+    expect(ca.spec).toMatchObject({ isCA: true, secretName: `${FULLNAME}-webhook-ca`, issuerRef: { name: `${FULLNAME}-webhook-bootstrap`, kind: 'Issuer' } });
+    const issuers = objects.filter((o) => o.kind === 'Issuer') as Array<Obj & { spec: unknown }>;
+    expect(issuers.map((i) => [i.metadata.name, i.spec])).toEqual([[`${FULLNAME}-webhook-bootstrap`, { selfSigned: {} }], [`${FULLNAME}-webhook`, { ca: { secretName: `${FULLNAME}-webhook-ca` } }]]);
     const deployment = only<k8s.V1Deployment>(objects, 'Deployment');
     const operator = operatorContainer(deployment);
     expect(operator.args).toEqual(expect.arrayContaining(['--webhook-cert-dir=/etc/llmroute/webhook-certs', '--webhook-port=9443', `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`]));
@@ -231,7 +238,7 @@ describe('the chart, rendered by the real helm', () => {
     // Another issuer: the chart's self-signed one is not rendered.
     const withIssuer = render({ injection: { enabled: true, certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
     expect(withIssuer.some((o) => o.kind === 'Issuer')).toBe(false);
-    expect(only<Obj & { spec: { issuerRef: unknown } }>(withIssuer, 'Certificate').spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+    expect(only<Obj & { spec: { issuerRef: unknown } }>(withIssuer, 'Certificate').spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' }); // the serving one only
   });
 
   test('the Deployment: replicas, command, probes on the admin port, downward-API namespace, hardened security context', () => {
@@ -462,6 +469,13 @@ describe('the chart in a real kube-apiserver', () => {
     expect(await create('enforced', 'app-reads-keys', { initContainers: [sidecar], containers: [{ ...app, volumeMounts: [{ name: 'llmroute-secrets', mountPath: '/keys' }] }], volumes: [secrets] }))
       .toMatch(/^403: .*only the llmroute sidecar may mount the provider keys/);
     expect(await create('free', 'bare', { containers: [app] })).toBe('created'); // not enforced there
+    // A debug container (kubectl debug) added later may not mount the keys either.
+    const debugged = await core.readNamespacedPod({ name: 'with-sidecar', namespace: 'enforced' });
+    debugged.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox', volumeMounts: [{ name: 'llmroute-secrets', mountPath: '/keys' }] }];
+    const debug = await core.replaceNamespacedPodEphemeralcontainers({ name: 'with-sidecar', namespace: 'enforced', body: debugged }).then(() => 'added', (e: { code?: number; body?: unknown }) => `${e.code}: ${String(e.body)}`);
+    expect(debug).toMatch(/^403: .*only the llmroute sidecar may mount the provider keys/);
+    debugged.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox' }];
+    expect(await core.replaceNamespacedPodEphemeralcontainers({ name: 'with-sidecar', namespace: 'enforced', body: debugged }).then(() => 'added')).toBe('added');
   }, 60_000);
 
   async function review(attrs: k8s.V1ResourceAttributes): Promise<k8s.V1SubjectAccessReviewStatus> {

@@ -172,6 +172,11 @@ describe('admission answers', () => {
 
   test('routes that cannot be read refuse the pod (fail closed), saying why; a pod left alone gets a warning', async () => {
     expect(await reviewPod(request(), { listRoutes: () => Promise.reject(new Error('forbidden')), sidecar })).toMatchObject({ uid: 'u1', allowed: false, status: { code: 503 } });
+    // A passing hiccup (the apiserver's 429 while its storage reinitializes) is tried once more.
+    let calls = 0;
+    const flaky = async () => (++calls === 1 ? Promise.reject(new Error('429')) : []);
+    expect(await reviewPod(request(), { listRoutes: flaky, sidecar })).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    expect(calls).toBe(2);
     const hostNetwork = { ...request(), object: { spec: { hostNetwork: true, containers: [{ name: 'app' }] } } };
     expect(await reviewPod(hostNetwork, { listRoutes: async () => [], sidecar })).toMatchObject({ allowed: true, warnings: [expect.stringContaining('hostNetwork')] });
   });
