@@ -56,7 +56,7 @@ interface Forward {
   connected: boolean;
   /** Whether another backend takes the request now that this one refused it unprocessed (spends the retry budget when it does). */
   claimFailover(): boolean;
-  /** Told once what became of the attempt: its answer is being relayed, or another backend may take it. */
+  /** Told what became of the attempt (the first telling counts): its answer is being relayed, or another backend may take it. */
   settle(outcome: AttemptEnd): void;
 }
 
@@ -159,9 +159,9 @@ export function passthroughHandler(ctx: HandlerContext) {
         const last = index === order.length - 1 || boundToBackend;
         const backendTarget = targetOf(backend);
         const upstream = backend.adapter.buildNativeRequest!(path, body as Record<string, unknown>, backendTarget);
+        // Settled once: a promise keeps its first outcome, whichever of the handlers below comes first.
         let settle!: (outcome: AttemptEnd) => void;
         const settled = new Promise<AttemptEnd>((resolve) => (settle = resolve));
-        let settledOnce = false;
         const forward: Forward = {
           apiKey: backendTarget.apiKey,
           backendName: backend.config.name,
@@ -173,11 +173,7 @@ export function passthroughHandler(ctx: HandlerContext) {
           connected: false,
           // Out of backends, budget or time, the refusal is the answer, relayed as it came.
           claimFailover: () => !last && Date.now() < deadline && ctx.deps.budget.trySpend(),
-          settle: (outcome) => {
-            if (settledOnce) return;
-            settledOnce = true;
-            settle(outcome);
-          },
+          settle: (outcome) => settle(outcome),
         };
         current = forward;
         const target = new URL(upstream.url + new URL(req.url ?? '', 'http://client').search);
