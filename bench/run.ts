@@ -13,7 +13,13 @@ import { LoadConnections, pacedLoad } from './paced-load.ts';
 import type { GcSummary } from './gc-sampler.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
+/**
+ * Measured sequential requests per target. A p99 over 1000 is the tenth-worst request, and this
+ * machine's noise comes in bursts (the host descheduling the VM for a few ms, hitting a dozen
+ * consecutive requests of whichever target is running, the direct call included): one burst then
+ * decided a target's p99. Over 5000 in 50 rounds a burst is a fifth of the tail, and costs seconds.
+ */
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 5000);
 /**
  * Requests sent to a target before measuring it. A fresh process runs its first few hundred requests
  * at up to twice the CPU of its steady state (V8 compiles the hot paths on background threads, which
@@ -69,7 +75,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Rounds the sequential requests are split into, the targets taking turns, as under load. */
-const SEQUENTIAL_ROUNDS = 10;
+const SEQUENTIAL_ROUNDS = 50;
 /** Requests at the start of each block that are not measured. */
 const BLOCK_WARMUP = 20;
 
