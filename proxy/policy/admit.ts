@@ -33,15 +33,27 @@ function providerProcessingRegion(backend: BackendFacts): ProcessingRegion | und
     if (type === 'dataZone') return { region: typeof zone === 'string' ? zone : undefined, why: `an Azure Data Zone deployment processes data anywhere in its data zone${typeof zone === 'string' ? ` (${zone})` : ''}` };
     return { region: undefined, why: 'an Azure OpenAI deployment may be Global or Data Zone (processed outside its region): options.deploymentType is not declared' };
   }
+  if (anthropicOnItsOwnApi(backend)) {
+    const geo = backend.options?.inferenceGeo;
+    if (typeof geo !== 'string') return { region: 'global', why: `${hostOf(backend.baseURL)} is Anthropic's API, which runs inference in any geography unless options.inferenceGeo pins it` };
+    return geo === backend.region ? undefined : { region: geo, why: `options.inferenceGeo ${geo} is where Anthropic runs inference` };
+  }
   return undefined;
+}
+
+/** An anthropic backend calling Anthropic's own API, which honours the inference_geo it sends. */
+function anthropicOnItsOwnApi(backend: BackendFacts): boolean {
+  const host = hostOf(backend.baseURL);
+  return backend.provider === 'anthropic' && host !== undefined && hostFacts(host)?.vendor === 'anthropic';
 }
 
 /** What the baseURL's host implies, whatever provider the backend declares (see vendor-hosts.ts). */
 function hostProcessingRegion(backend: BackendFacts): ProcessingRegion | undefined {
   const host = hostOf(backend.baseURL);
   const facts = host === undefined ? undefined : hostFacts(host);
-  // An Azure host under azure-openai is judged by its declared deployment type instead.
-  if (facts?.regionWhy === undefined || (facts.vendor === 'azure-openai' && backend.provider === 'azure-openai')) return undefined;
+  // An Azure host under azure-openai is judged by its declared deployment type instead, and
+  // Anthropic's under anthropic by the inference geography the adapter sends.
+  if (facts?.regionWhy === undefined || (facts.vendor === 'azure-openai' && backend.provider === 'azure-openai') || anthropicOnItsOwnApi(backend)) return undefined;
   // Judged even when it equals the declared region: with another claim (a Vertex location) in the
   // list, the declared region is no longer checked, and the host is where the data goes.
   return { region: facts.region, why: facts.regionWhy };
@@ -56,7 +68,8 @@ function hostProcessingRegion(backend: BackendFacts): ProcessingRegion | undefin
  * to stay in `region` (nor can an Azure endpoint configured under another provider, which has no
  * deploymentType to declare). The Gemini Developer API offers no regional processing at all, and the
  * host counts whatever provider speaks to it: Gemini's OpenAI-compatible endpoint is still the Gemini
- * Developer API.
+ * Developer API. OpenAI's global endpoint processes anywhere, its residency endpoints in their region
+ * (vendor-hosts.ts); Anthropic's API anywhere unless the anthropic provider sends an inference_geo.
  */
 export function processingRegions(backend: BackendFacts): ProcessingRegion[] {
   const regions: ProcessingRegion[] = [];

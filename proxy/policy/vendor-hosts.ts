@@ -27,6 +27,29 @@ const VERTEX_REGIONAL = /^([a-z0-9-]+)-aiplatform\.googleapis\.com$/;
 /** Vertex AI's multi-region and regional-endpoint hosts: `aiplatform.{location}.rep.googleapis.com`. */
 const VERTEX_REP = /^aiplatform\.([a-z0-9-]+)\.rep\.googleapis\.com$/;
 
+/** OpenAI's data-residency endpoints: `{region}.api.openai.com`. */
+const OPENAI_RESIDENCY = /^([a-z]{2})\.api\.openai\.com$/;
+/** The residency endpoints OpenAI documents as processing in-region, and where that is. */
+const OPENAI_REGIONAL_PROCESSING: Readonly<Record<string, string>> = {
+  us: 'the United States',
+  eu: 'the European Economic Area and Switzerland',
+};
+
+/**
+ * OpenAI hosts: the global endpoint puts no constraint on where data is processed; a project with data
+ * residency is served at `{region}.api.openai.com`, which processes in-region only where the region
+ * offers regional processing (us and eu); elsewhere only storage is in-region, so the processing
+ * region is not known here.
+ */
+function openaiFacts(host: string): HostFacts {
+  if (host === 'api.openai.com') return { vendor: 'openai', region: 'global', regionWhy: `${host} is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region)` };
+  const prefix = OPENAI_RESIDENCY.exec(host)?.[1];
+  if (prefix === undefined) return { vendor: 'openai' };
+  const where = OPENAI_REGIONAL_PROCESSING[prefix];
+  if (where !== undefined) return { vendor: 'openai', region: prefix, regionWhy: `${host} is OpenAI's data-residency endpoint for ${where} (${prefix}), where data is processed` };
+  return { vendor: 'openai', region: undefined, regionWhy: `${host} is an OpenAI data-residency endpoint that keeps data at rest in its region; whether it processes data there too depends on the region and the model, which is not known here` };
+}
+
 /** Google hosts: which Gemini service, and where it processes data. */
 function googleFacts(host: string): HostFacts {
   if (host === 'generativelanguage.googleapis.com') return { vendor: 'gemini', region: 'global', regionWhy: `${host} is the Gemini Developer API, which processes data in any region` };
@@ -48,8 +71,10 @@ export function hostFacts(host: string): HostFacts | undefined {
   if (AZURE_OPENAI.test(host)) {
     return { vendor: 'azure-openai', region: undefined, regionWhy: `${host} is an Azure OpenAI endpoint, which may be a Global or Data Zone deployment: use provider azure-openai and declare options.deploymentType` };
   }
-  if (under(host, 'openai.com')) return { vendor: 'openai' };
-  if (under(host, 'anthropic.com')) return { vendor: 'anthropic' };
+  if (under(host, 'openai.com')) return openaiFacts(host);
+  // Anthropic's API runs inference in any geography unless the request's inference_geo says
+  // otherwise, which only the anthropic provider sends (options.inferenceGeo, see admit.ts).
+  if (under(host, 'anthropic.com')) return { vendor: 'anthropic', region: 'global', regionWhy: `${host} is Anthropic's API, which runs inference in any geography unless a request sets inference_geo (provider anthropic, options.inferenceGeo)` };
   if (under(host, 'mistral.ai')) return { vendor: 'mistral' };
   // DeepSeek's API and DashScope's mainland endpoint process data in mainland China, whatever a
   // backend declares; the region name is `cn`.

@@ -96,7 +96,7 @@ describe('compile', () => {
     expect(result.config.routes[0]!.backends.map((b) => b.name)).toEqual(['mistral']);
     const denied = result.routes[0]!.backends.find((b) => b.name === 'openai')!;
     expect(denied).toMatchObject({ admitted: false, reason: 'DeniedByPolicy' });
-    expect(denied.message).toContain('region us-east not in allowedRegions [eu-west, eu-central]');
+    expect(denied.message).toContain("api.openai.com is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region), and allowedRegions [eu-west, eu-central] does not list global");
     expect(denied.message).toContain('dataRetention is standard but the policy requires zero');
     expect(result.config.policy).toMatchObject({ allowedRegions: ['eu-west', 'eu-central'], requireZeroDataRetention: true, logPrompts: false });
   });

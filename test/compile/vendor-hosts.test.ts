@@ -90,6 +90,58 @@ describe('allowedRegions judges the host where the host decides the region', () 
   });
 });
 
+describe("OpenAI's and Anthropic's own APIs are judged by where they process data", () => {
+  test("OpenAI's global endpoint is global whatever the backend declares; its us and eu endpoints are their region", () => {
+    const openai = (name: string, url: string, region: string) => backend(name, 'openai', url, region);
+    const result = judge(
+      { allowedRegions: ['eu'] },
+      openai('global', 'https://api.openai.com/v1', 'eu'),
+      openai('eu', 'https://eu.api.openai.com/v1', 'eu'),
+      openai('us', 'https://us.api.openai.com/v1', 'eu'),
+      openai('jp', 'https://jp.api.openai.com/v1', 'eu'),
+    );
+    expect(result.admitted).toEqual(['eu']);
+    expect(result.message('global')).toBe("api.openai.com is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region), and allowedRegions [eu] does not list global");
+    expect(result.message('us')).toContain('does not list us');
+    expect(result.message('jp')).toContain('not known here; allowedRegions is [eu]');
+    expect(judge({ allowedRegions: ['global'] }, openai('g', 'https://api.openai.com/v1', 'us-east')).admitted).toEqual(['g']);
+  });
+
+  test('an openai backend without a baseURL is judged by the default host it calls', () => {
+    const result = compile([route({ name: 'o', provider: 'openai', model: 'm', region: 'us', credentials: { env: 'KEY' } })], [policy({ allowedRegions: ['us'] })]);
+    expect(result.config.routes[0]?.backends ?? []).toEqual([]);
+    expect(result.routes[0]!.backends[0]!.message).toContain("api.openai.com is OpenAI's global endpoint");
+  });
+
+  test("an anthropic backend is judged by options.inferenceGeo on Anthropic's API, global without it", () => {
+    const claude = (name: string, options?: Record<string, unknown>, baseURL = 'https://api.anthropic.com') => ({ ...backend(name, 'anthropic', baseURL, 'us'), ...(options ? { options } : {}) });
+    const result = judge({ allowedRegions: ['us'] }, claude('pinned', { inferenceGeo: 'us' }), claude('unpinned'), claude('global', { inferenceGeo: 'global' }), claude('default-host', undefined, undefined as unknown as string));
+    expect(result.admitted).toEqual(['pinned']);
+    expect(result.message('unpinned')).toBe("api.anthropic.com is Anthropic's API, which runs inference in any geography unless options.inferenceGeo pins it, and allowedRegions [us] does not list global");
+    expect(result.message('global')).toBe('options.inferenceGeo global is where Anthropic runs inference, and allowedRegions [us] does not list global');
+    expect(result.message('default-host')).toContain('api.anthropic.com is Anthropic');
+    // The geography is what counts on Anthropic's API, not the declared region.
+    expect(judge({ allowedRegions: ['us'] }, { ...claude('c', { inferenceGeo: 'us' }), region: 'eu-west' }).admitted).toEqual(['c']);
+  });
+
+  test("Anthropic's API under another provider cannot be pinned: global", () => {
+    const result = judge({ allowedRegions: ['us'] }, backend('compat', 'openai-compatible', 'https://api.anthropic.com/v1', 'us'));
+    expect(result.message('compat')).toContain('unless a request sets inference_geo');
+  });
+
+  test('inferenceGeo only counts on Anthropic\'s own hosts: elsewhere the host or the declared region decides', () => {
+    const deepseek = { ...backend('d', 'anthropic', 'https://api.deepseek.com/anthropic', 'us'), options: { inferenceGeo: 'us' } };
+    expect(judge({ allowedRegions: ['us'] }, deepseek).message('d')).toContain('mainland China (cn)');
+    const egress = { ...backend('e', 'anthropic', 'https://llm-egress.corp.internal', 'us'), options: { inferenceGeo: 'us' } };
+    expect(judge({ allowedRegions: ['us'] }, egress).admitted).toEqual(['e']);
+  });
+
+  test('an inferenceGeo that is not a geography name is a compile error', () => {
+    const bad = { ...backend('c', 'anthropic', 'https://api.anthropic.com', 'us'), options: { inferenceGeo: 'US East' } };
+    expect(JSON.stringify(compile([route(bad)], []).routes[0]!.issues)).toContain('a lower-case geography name');
+  });
+});
+
 describe('the host table', () => {
   test.each([
     ['https://api.openai.com/v1', 'openai'],

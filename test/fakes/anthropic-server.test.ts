@@ -26,6 +26,15 @@ describe('Anthropic fake, as the official SDK sees it', () => {
     expect(sent.headers['anthropic-version']).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
 
+  test('inference_geo: the SDK sends it, usage reports where inference ran, an unknown geography is refused', async () => {
+    const message = await client.messages.create({ model: 'claude-test-model', max_tokens: 100, inference_geo: 'us', messages: [{ role: 'user', content: 'hi' }] });
+    expect(message.usage.inference_geo).toBe('us');
+    expect(fake.requests.at(-1)!.body).toMatchObject({ inference_geo: 'us' });
+    const stream = client.messages.stream({ model: 'claude-test-model', max_tokens: 100, inference_geo: 'us', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await stream.finalMessage()).usage.inference_geo).toBe('us');
+    await expect(client.messages.create({ model: 'claude-test-model', max_tokens: 100, inference_geo: 'mars', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 400 });
+  });
+
   test('a stream of named events is parsed by the SDK (text deltas, thinking, ping, final message)', async () => {
     fake.queue({ content: 'one two three', thinking: 'let me think' });
     const stream = client.messages.stream({ model: 'claude-test-model', max_tokens: 100, messages: [{ role: 'user', content: 'count' }] });

@@ -69,6 +69,7 @@ function invalid(body: any): string | undefined { // eslint-disable-line @typesc
   }
   if (hasToolBlocks && !Array.isArray(body.tools)) return 'Requests which include `tool_use` or `tool_result` blocks must define tools.';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid string or list';
+  if (body.inference_geo !== undefined && body.inference_geo !== null && !['global', 'us'].includes(body.inference_geo)) return "inference_geo: Input should be 'global' or 'us'";
   return undefined;
 }
 
@@ -90,6 +91,8 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: A
   const usage = b.usage ?? { input_tokens: 12, output_tokens: Math.max(1, text.split(' ').length + calls.length * 5) };
   const stopReason = b.stopReason ?? (calls.length > 0 ? 'tool_use' : 'end_turn');
   const id = `msg_fake${Math.random().toString(36).slice(2, 10)}`;
+  // Where inference ran, as Anthropic reports it in usage (the geography asked for; global otherwise).
+  const inferenceGeo = typeof body.inference_geo === 'string' ? body.inference_geo : 'global';
   const model = body.model;
   const content: Array<Record<string, unknown>> = [];
   if (b.thinking) content.push({ type: 'thinking', thinking: b.thinking, signature: 'EqQBfakesig' });
@@ -97,14 +100,14 @@ async function answer(req: IncomingMessage, res: ServerResponse, body: any, b: A
   for (const c of calls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: c.input });
 
   if (!body.stream) {
-    return sendJson(res, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: { cache_read_input_tokens: 0, cache_creation_input_tokens: 0, ...usage } }, { 'request-id': requestId(), ...b.headers });
+    return sendJson(res, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: { cache_read_input_tokens: 0, cache_creation_input_tokens: 0, inference_geo: inferenceGeo, ...usage } }, { 'request-id': requestId(), ...b.headers });
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId(), ...b.headers });
   res.flushHeaders();
   const send = (type: string, data: Record<string, unknown>) => writeFrame(res, `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`, b);
   await send('message_start', {
-    message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, cache_read_input_tokens: usage.cache_read_input_tokens ?? 0, cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0, output_tokens: 1 } },
+    message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, cache_read_input_tokens: usage.cache_read_input_tokens ?? 0, cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0, inference_geo: inferenceGeo, output_tokens: 1 } },
   });
   if (b.errorAfterStart) {
     await send('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });

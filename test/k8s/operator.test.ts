@@ -120,7 +120,7 @@ describe('operator against a real kube-apiserver', () => {
       return obj.status?.backends ? obj.status : undefined;
     }, 'status with backends');
     expect(status.backendsAdmitted).toBe('1/2');
-    expect(status.backends?.find((b) => b.name === 'openai')).toMatchObject({ admitted: false, reason: 'DeniedByPolicy', message: 'region us-east not in allowedRegions [eu-west, eu-central]' });
+    expect(status.backends?.find((b) => b.name === 'openai')).toMatchObject({ admitted: false, reason: 'DeniedByPolicy', message: "api.openai.com is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region), and allowedRegions [eu-west, eu-central] does not list global" });
 
     // A Warning event on the route names the rule, once, from the operator.
     const route1 = (await custom.getNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', name: 'chat' })) as { metadata: { uid: string } };
@@ -130,7 +130,7 @@ describe('operator against a real kube-apiserver', () => {
     }, 'a DeniedByPolicy event');
     expect(event).toMatchObject({ type: 'Warning', action: 'Admit', reportingController: 'llmroute.dev/operator', reportingInstance: 'operator-test' });
     expect(event!.regarding).toMatchObject({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', namespace: 'eu', name: 'chat', uid: route1.metadata.uid });
-    expect(event!.note).toContain('openai: region us-east not in allowedRegions [eu-west, eu-central]');
+    expect(event!.note).toContain("openai: api.openai.com is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region), and allowedRegions [eu-west, eu-central] does not list global");
 
     // More reconciles of the namespace (another route, then its status coming back) repeat no event.
     await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmroutes', body: route('second', { models: ['second'], backends: [mistral] }) });

@@ -91,7 +91,7 @@ describe('reconcileNamespace', () => {
     await h.reconcile();
     expect(h.sent).toHaveLength(1);
     expect(h.sent[0]).toMatchObject({ type: 'Warning', reason: 'DeniedByPolicy', regarding: { kind: 'LLMRoute', name: 'chat', uid: 'uid-chat' } });
-    expect(h.sent[0]!.note).toContain('openai: region us-east not in allowedRegions [eu-west]');
+    expect(h.sent[0]!.note).toContain("openai: api.openai.com is OpenAI's global endpoint, which processes data in any region (us.api.openai.com and eu.api.openai.com process in-region), and allowedRegions [eu-west] does not list global");
   });
 
   test('a namespace with a policy and no route gets the policy status, and no ConfigMap', async () => {

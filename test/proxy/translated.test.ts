@@ -163,6 +163,17 @@ describe('translation specifics', () => {
     expect(JSON.stringify(sent)).not.toContain('sk-app-placeholder');
   });
 
+  test('options.inferenceGeo is sent as inference_geo on every request, streamed or not; without it none is sent', async () => {
+    const client = await proxyTo(claude({ options: { inferenceGeo: 'us' } }));
+    await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    const stream = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    for await (const _ of stream);
+    expect(anthropic.requests.map((r) => r.body.inference_geo)).toEqual(['us', 'us']);
+    const plain = await proxyTo(claude());
+    await plain.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(anthropic.requests[2]!.body).not.toHaveProperty('inference_geo');
+  });
+
   test('Anthropic 529 fails over to Gemini', async () => {
     anthropic.queue({ status: 529, errorType: 'overloaded_error', errorMessage: 'Overloaded' });
     gemini.queue({ content: 'from gemini' });

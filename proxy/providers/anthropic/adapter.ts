@@ -15,6 +15,12 @@ export const anthropicOptionsSchema = z.strictObject({
   auth: z._default(z.enum(['x-api-key', 'bearer']), 'x-api-key'),
   /** `anthropic-beta` flags to send, for features still in beta. */
   betas: z._default(z.array(z.string().check(z.regex(/^[a-z0-9-]+$/))), []),
+  /**
+   * `inference_geo` sent with every request: the geography Anthropic runs inference in (`us`; `global`,
+   * Anthropic's default, is anywhere). Policy's allowedRegions judges this value, not `region`, when the
+   * backend calls Anthropic's own API. Any lower-case geography name passes, so a new one needs no release.
+   */
+  inferenceGeo: z.optional(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lower-case geography name such as us or global'))),
 });
 export type AnthropicOptions = z.infer<typeof anthropicOptionsSchema>;
 
@@ -25,7 +31,7 @@ export const anthropicAdapter: ProviderAdapter<AnthropicOptions> = {
   optionsSchema: anthropicOptionsSchema,
 
   buildChatRequest(request, target): UpstreamRequest {
-    const body = anthropicRequestBody(request, target.config.model, { defaultMaxTokens: target.options.defaultMaxTokens });
+    const body = anthropicRequestBody(request, target.config.model, { defaultMaxTokens: target.options.defaultMaxTokens, inferenceGeo: target.options.inferenceGeo });
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: request.stream ? 'text/event-stream' : 'application/json',

@@ -8,6 +8,8 @@ import { contentParts, maxOutputTokens, plainText, refuseUnsupported, stopSequen
 export interface AnthropicRequestOptions {
   /** Used when the client sends neither max_completion_tokens nor max_tokens (Anthropic requires it). */
   defaultMaxTokens: number;
+  /** Where Anthropic runs inference (`inference_geo`); Anthropic's default (the workspace's, else anywhere) when absent. */
+  inferenceGeo?: string | undefined;
 }
 
 type Block = Record<string, unknown> & { type: string };
@@ -202,6 +204,7 @@ export function anthropicRequestBody(request: ChatCompletionRequest, model: stri
 
   const user = userId(request.user ?? request.safety_identifier);
   if (user) body.metadata = { user_id: user };
+  if (options.inferenceGeo !== undefined) body.inference_geo = options.inferenceGeo;
   if (request.stream) body.stream = true;
   return body;
 }
