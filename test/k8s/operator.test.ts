@@ -144,8 +144,8 @@ describe('operator against a real kube-apiserver', () => {
     expect(events.map((e) => e.reason)).toEqual(['DeniedByPolicy']);
     expect(await eventsAbout('eu', 'LLMRoute', 'second')).toEqual([]);
 
-    // The policy admits us-east too: the route is compliant again, which one Normal event says.
-    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmpolicies', name: 'residency', body: { spec: { allowedRegions: ['eu-west', 'eu-central', 'us-east'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    // The policy admits global processing too: the route is compliant again, which one Normal event says.
+    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'eu', plural: 'llmpolicies', name: 'residency', body: { spec: { allowedRegions: ['eu-west', 'eu-central', 'global'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     const after = await eventually(async () => {
       const found = await eventsAbout('eu', 'LLMRoute', 'chat');
       return found.some((e) => e.reason === 'PolicyCompliant') ? found : undefined;
