@@ -1,5 +1,6 @@
 // `llmroute operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]
-//   [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443]]`: runs the reconciler in a
+//   [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443] [--sidecar-cpu Q] [--sidecar-memory Q]
+//   [--sidecar-cpu-limit Q] [--sidecar-memory-limit Q] [--webhook-drain 5s]]`: runs the reconciler in a
 // cluster (in-cluster config) or from a workstation (kubeconfig), and with a certificate directory
 // the sidecar injection webhook, on every replica.
 import { createServer } from 'node:http';
@@ -15,7 +16,26 @@ import { createLogger } from '../proxy/logger.ts';
 import { VERSION } from '../proxy/version.ts';
 import { join } from 'node:path';
 import { DEFAULT_SECRETS_DIR } from './compile/compile.ts';
+import { parseDuration } from './api/duration.ts';
 import { startWebhookServer, type WebhookServer } from './inject/webhook-server.ts';
+import { DEFAULT_SIDECAR_RESOURCES, resolveSidecarResources, type SidecarResources } from './inject/sidecar-resources.ts';
+
+/** How long a stopping replica waits for the reviews under way: the chart's webhook timeout is 10 s. */
+const WEBHOOK_ANSWER_GRACE_MS = 10_000;
+
+const RESOURCE_FLAGS = { cpuRequest: 'sidecar-cpu', memoryRequest: 'sidecar-memory', cpuLimit: 'sidecar-cpu-limit', memoryLimit: 'sidecar-memory-limit' } as const;
+
+/** The sidecar's default resources from the flags: an absent flag keeps the built-in default, an empty one sets none. Checked at start, as annotations are at admission. */
+function sidecarResourcesFrom(values: Partial<Record<string, string | boolean | undefined>>): SidecarResources {
+  const resources: SidecarResources = { ...DEFAULT_SIDECAR_RESOURCES };
+  for (const [key, flag] of Object.entries(RESOURCE_FLAGS) as Array<[keyof SidecarResources, string]>) {
+    const value = values[flag];
+    if (typeof value === 'string') resources[key] = value.trim() === '' ? undefined : value.trim();
+  }
+  const checked = resolveSidecarResources(resources, {}, (key) => `--${RESOURCE_FLAGS[key]}`);
+  if ('error' in checked) throw new Error(checked.error);
+  return resources;
+}
 
 export async function runOperatorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,9 +48,22 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       'webhook-cert-dir': { type: 'string' },
       'webhook-port': { type: 'string', default: '9443' },
       'sidecar-image': { type: 'string' },
+      // On SIGTERM the webhook keeps admitting pods this long, while the apiserver learns that the
+      // replica's endpoint is gone (else pod creations sent to it meanwhile fail), then answers what it has.
+      'webhook-drain': { type: 'string', default: '5s' },
+      // The injected sidecar's resources (an empty value: none); pods override them with annotations.
+      'sidecar-cpu': { type: 'string' },
+      'sidecar-memory': { type: 'string' },
+      'sidecar-cpu-limit': { type: 'string' },
+      'sidecar-memory-limit': { type: 'string' },
     },
     strict: true,
   });
+  // Flags are checked before anything connects, so that a mistake stops the operator at once.
+  if (values['webhook-cert-dir'] && !values['sidecar-image']) throw new Error('--sidecar-image is required with --webhook-cert-dir');
+  const resources = sidecarResourcesFrom(values);
+  const webhookDrainMs = parseDuration(values['webhook-drain']);
+  if (webhookDrainMs === undefined) throw new Error(`--webhook-drain: ${JSON.stringify(values['webhook-drain'])} is not a duration (e.g. 5s)`);
   const logger = createLogger(process.env.LLMROUTE_LOG_LEVEL ?? 'info');
   const loaded = new k8s.KubeConfig();
   if (values.kubeconfig) loaded.loadFromFile(values.kubeconfig);
@@ -72,15 +105,16 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   admin.listen(Number(values['admin-port']), '0.0.0.0');
   await once(admin, 'listening');
   let webhook: WebhookServer | undefined;
-  if (values['webhook-cert-dir']) {
-    if (!values['sidecar-image']) throw new Error('--sidecar-image is required with --webhook-cert-dir');
+  const certDir = values['webhook-cert-dir'];
+  const sidecarImage = values['sidecar-image'];
+  if (certDir && sidecarImage) {
     const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     webhook = await startWebhookServer({
-      certFile: join(values['webhook-cert-dir'], 'tls.crt'),
-      keyFile: join(values['webhook-cert-dir'], 'tls.key'),
+      certFile: join(certDir, 'tls.crt'),
+      keyFile: join(certDir, 'tls.key'),
       port: Number(values['webhook-port']),
       listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ group: 'llmroute.dev', version: 'v1alpha1', namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
-      sidecar: { image: values['sidecar-image'], version: VERSION, secretsDir: values['secrets-dir'] ?? DEFAULT_SECRETS_DIR },
+      sidecar: { image: sidecarImage, version: VERSION, secretsDir: values['secrets-dir'] ?? DEFAULT_SECRETS_DIR, resources },
       logger,
     });
     logger.info({ port: webhook.port }, 'sidecar injection webhook serving');
@@ -89,7 +123,12 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
     const stop = () => {
       logger.info({}, 'shutting down');
       void Promise.all([leadership.stop(), elector.stop()])
-        .then(() => webhook?.close())
+        .then(async () => {
+          if (!webhook) return;
+          await new Promise((r) => setTimeout(r, webhookDrainMs));
+          // Reviews under way get the apiserver's webhook timeout (at most 30 s) to be answered.
+          await webhook.close(WEBHOOK_ANSWER_GRACE_MS);
+        })
         .then(() => connections.close())
         .then(() => admin.close(() => resolve(0)));
     };

@@ -13,6 +13,7 @@ commands:
   demo     serve the embedded default config and send it one request
   operator [--kubeconfig FILE] [--admin-port 8081] [--secrets-dir DIR]   reconcile LLMRoutes into ConfigMaps
            [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443]]   and inject the sidecar
+           [--sidecar-cpu 50m] [--sidecar-memory 96Mi] [--sidecar-cpu-limit Q] [--sidecar-memory-limit 256Mi] [--webhook-drain 5s]
 `;
 
 type Command = (argv: string[]) => Promise<number>;

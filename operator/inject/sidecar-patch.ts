@@ -5,6 +5,7 @@
 // container that sets neither (nor takes its environment from envFrom), `OPENAI_BASE_URL` and a
 // placeholder `OPENAI_API_KEY` (the SDKs refuse to start without a key). The container is the one docs/sidecar.md shows. Pure: a JSON Patch.
 import { secretRefSchema } from '../api/llmroute.ts';
+import { resolveSidecarResources, type SidecarResources } from './sidecar-resources.ts';
 
 export interface SecretRef {
   name: string;
@@ -21,6 +22,8 @@ export interface SidecarSettings {
   secretRefs: readonly SecretRef[];
   llmPort?: number;
   adminPort?: number;
+  /** The operator's defaults; a pod's `llmroute.io/cpu`... annotations override them. */
+  resources: SidecarResources;
 }
 
 export type PatchOp = { op: 'add'; path: string; value: unknown };
@@ -51,12 +54,15 @@ export interface PodLike {
   };
 }
 
-export type Injection = { patch: PatchOp[] } | { skipped: string };
+/** The patch; or why the pod is left as it is (admitted, with a warning); or why it is refused. */
+export type Injection = { patch: PatchOp[] } | { skipped: string } | { refused: string };
 
 /** JSON Pointer escaping of one path segment. */
 const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 
-function sidecarContainer(settings: SidecarSettings): Record<string, unknown> {
+type Resolved = Extract<ReturnType<typeof resolveSidecarResources>, { resources: unknown }>;
+
+function sidecarContainer(settings: SidecarSettings, sized: Resolved): Record<string, unknown> {
   const adminPort = settings.adminPort ?? 4001;
   const mounts: Array<Record<string, unknown>> = [{ name: CONFIG_VOLUME, mountPath: '/etc/llmroute', readOnly: true }];
   if (settings.secretRefs.length > 0) mounts.push({ name: SECRETS_VOLUME, mountPath: settings.secretsDir, readOnly: true });
@@ -66,7 +72,8 @@ function sidecarContainer(settings: SidecarSettings): Record<string, unknown> {
     restartPolicy: 'Always',
     args: ['proxy', '--config', '/etc/llmroute/config.yaml', '--port', String(settings.llmPort ?? 4000), '--admin-host', '0.0.0.0', '--admin-port', String(adminPort)],
     env: [
-      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=160' },
+      // A 1 MiB young generation keeps resident memory down (bench/RESULTS.md); the heap ceiling follows the memory limit.
+      { name: 'NODE_OPTIONS', value: `--max-semi-space-size=1${sized.maxOldSpaceMiB === undefined ? '' : ` --max-old-space-size=${sized.maxOldSpaceMiB}`}` },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
@@ -75,7 +82,7 @@ function sidecarContainer(settings: SidecarSettings): Record<string, unknown> {
     startupProbe: { httpGet: { path: '/healthz', port: 'llmroute-admin' }, periodSeconds: 1, failureThreshold: 30 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'llmroute-admin' } },
     livenessProbe: { httpGet: { path: '/healthz', port: 'llmroute-admin' } },
-    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    resources: sized.resources,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: 65532,
@@ -121,9 +128,12 @@ export function injectionPatch(pod: PodLike, settings: SidecarSettings): Injecti
   const mounted = [...containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].find((c) => (c.volumeMounts ?? []).some((m) => m.name === CONFIG_VOLUME || m.name === SECRETS_VOLUME));
   if (mounted) return { skipped: `container ${mounted.name ?? '?'} mounts a volume named ${CONFIG_VOLUME} or ${SECRETS_VOLUME}, which are the sidecar's` };
 
+  const sized = resolveSidecarResources(settings.resources, pod.metadata?.annotations);
+  if ('error' in sized) return { refused: sized.error };
+
   const patch: PatchOp[] = [];
   const add = (path: string, value: unknown) => patch.push({ op: 'add', path, value });
-  const sidecar = sidecarContainer(settings);
+  const sidecar = sidecarContainer(settings, sized);
   // First among the init containers, so that it is up before any other starts.
   if (spec.initContainers === undefined) add('/spec/initContainers', [sidecar]);
   else add('/spec/initContainers/0', sidecar);

@@ -24,7 +24,11 @@ export interface WebhookOptions {
 
 export interface WebhookServer {
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections; reviews under way are answered (a cut one would fail its pod's
+   * creation), for at most `graceMs`, after which what is left is cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 interface AdmissionRequest {
@@ -72,17 +76,23 @@ export async function reviewPod(request: AdmissionRequest, options: Pick<Webhook
   }
   const injection = injectionPatch(request.object, { ...options.sidecar, secretRefs: secretRefsOf(routes) });
   if ('skipped' in injection) return { uid, allowed: true, warnings: [`llmroute sidecar not injected: ${injection.skipped}`] };
+  // A mistyped tuning annotation: refused rather than run with settings its author did not choose.
+  if ('refused' in injection) return { uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: `llmroute sidecar injection: ${injection.refused}` } };
   return { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(injection.patch)).toString('base64') };
 }
 
 export async function startWebhookServer(options: WebhookOptions): Promise<WebhookServer> {
   const credentials = () => ({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) });
+  let closing = false;
   const server: Server = createServer({ ...credentials(), minVersion: 'TLSv1.2' }, (req, res) => {
     if (req.method !== 'POST' || req.url?.split('?')[0] !== '/mutate-pods') return void res.writeHead(404).end();
     readReview(req)
       .then(async (review) => {
         if (!review.request?.uid) return void res.writeHead(400).end('not an AdmissionReview');
-        answer(res, await reviewPod(review.request, options));
+        const response = await reviewPod(review.request, options);
+        // Closing: the connection ends with this answer rather than waiting idle for the deadline.
+        if (closing) res.setHeader('connection', 'close');
+        answer(res, response);
       })
       .catch((err: unknown) => {
         options.logger?.warn({ err: (err as Error).message }, 'bad admission request');
@@ -103,10 +113,15 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
   await once(server, 'listening');
   return {
     port: (server.address() as { port: number }).port,
-    close: async () => {
+    close: async (graceMs = 0) => {
+      closing = true;
       for (const w of watchers) w.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The apiserver keeps connections alive between reviews: idle ones go now, busy ones once answered.
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(cut);
     },
   };
 }

@@ -92,3 +92,16 @@ describe('llmroute compile and validate', () => {
     expect(result.stderr).toContain('--max-heap-percent must be an integer from 10 to 100');
   });
 });
+
+describe('llmroute operator flags', () => {
+  // Checked before the operator connects anywhere: the kubeconfig named here does not exist.
+  test.each([
+    [['--sidecar-cpu', 'lots'], '--sidecar-cpu: "lots" is not a Kubernetes quantity (e.g. 100m or 1)'],
+    [['--sidecar-memory', '512Mi'], '--sidecar-memory (512Mi) is above --sidecar-memory-limit (256Mi)'],
+    [['--sidecar-memory-limit', '64Mi', '--sidecar-memory', '32Mi'], "--sidecar-memory-limit: 64Mi is below the sidecar's minimum of 96Mi"],
+  ])('%j stops the operator at once, naming the flag', async (flags, message) => {
+    const result = await llmroute('operator', '--kubeconfig', '/nonexistent/kubeconfig', '--webhook-cert-dir', '/nonexistent', '--sidecar-image', 'llmroute:test', ...flags);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`llmroute operator: ${message}\n`);
+  });
+});

@@ -3,6 +3,7 @@
 // test/k8s/injection.test.ts.
 import { describe, expect, test } from '@jest/globals';
 import { injectionPatch, PLACEHOLDER_API_KEY, secretRefsOf, SIDECAR_NAME, STATUS_ANNOTATION, type PatchOp, type PodLike } from '#operator/inject/sidecar-patch.ts';
+import { DEFAULT_SIDECAR_RESOURCES } from '#operator/inject/sidecar-resources.ts';
 
 /** RFC 6902 `add`: `-` appends, an index inserts, an object member is set. */
 function apply(doc: unknown, patch: PatchOp[]): unknown {
@@ -23,11 +24,11 @@ function apply(doc: unknown, patch: PatchOp[]): unknown {
   return copy;
 }
 
-const settings = { image: 'registry.example.com/llmroute:0.1.0', version: '0.1.0', secretsDir: '/var/run/llmroute/secrets', secretRefs: [{ name: 'mistral-key', key: 'apiKey' }, { name: 'openai-key', key: 'apiKey' }, { name: 'openai-key', key: 'orgKey' }] };
+const settings = { image: 'registry.example.com/llmroute:0.1.0', version: '0.1.0', secretsDir: '/var/run/llmroute/secrets', resources: DEFAULT_SIDECAR_RESOURCES, secretRefs: [{ name: 'mistral-key', key: 'apiKey' }, { name: 'openai-key', key: 'apiKey' }, { name: 'openai-key', key: 'orgKey' }] };
 type Pod = { metadata: { annotations: Record<string, string> }; spec: { initContainers: Array<Record<string, any>>; containers: Array<{ name: string; env?: Array<{ name: string; value?: string }>; volumeMounts?: unknown[] }>; volumes: Array<Record<string, any>> } };
 const inject = (pod: PodLike) => {
   const result = injectionPatch(pod, settings);
-  if ('skipped' in result) throw new Error(result.skipped);
+  if (!('patch' in result)) throw new Error(JSON.stringify(result));
   return apply(pod, result.patch) as Pod;
 };
 
@@ -36,6 +37,8 @@ describe('injection patch', () => {
     const pod = inject({ spec: { containers: [{ name: 'app' }] } });
     const sidecar = pod.spec.initContainers[0]!;
     expect(sidecar).toMatchObject({ name: SIDECAR_NAME, image: settings.image, restartPolicy: 'Always', securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true } });
+    expect(sidecar.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+    expect(sidecar.env[0]).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=160' });
     expect(sidecar.args).toEqual(['proxy', '--config', '/etc/llmroute/config.yaml', '--port', '4000', '--admin-host', '0.0.0.0', '--admin-port', '4001']);
     expect(sidecar.volumeMounts).toEqual([{ name: 'llmroute-config', mountPath: '/etc/llmroute', readOnly: true }, { name: 'llmroute-secrets', mountPath: '/var/run/llmroute/secrets', readOnly: true }]);
     expect(pod.spec.volumes).toEqual([
@@ -91,6 +94,47 @@ describe('injection patch', () => {
   ])('%s is left alone, saying why', (_name, pod, why) => {
     const result = injectionPatch(pod, settings);
     expect('skipped' in result && result.skipped).toContain(why);
+  });
+});
+
+describe('sidecar resources', () => {
+  const sidecarOf = (annotations: Record<string, string>, resources = settings.resources) => {
+    const result = injectionPatch({ metadata: { annotations }, spec: { containers: [{ name: 'app' }] } }, { ...settings, resources });
+    if (!('patch' in result)) throw new Error(JSON.stringify(result));
+    return (apply({ metadata: { annotations }, spec: { containers: [{ name: 'app' }] } }, result.patch) as Pod).spec.initContainers[0]!;
+  };
+  const refusal = (annotations: Record<string, string>) => {
+    const result = injectionPatch({ metadata: { annotations }, spec: { containers: [{ name: 'app' }] } }, settings);
+    return 'refused' in result ? result.refused : `not refused: ${JSON.stringify(result).slice(0, 80)}`;
+  };
+
+  test('pod annotations override the defaults, and the heap ceiling follows the memory limit', () => {
+    const sidecar = sidecarOf({ 'llmroute.io/cpu': '200m', 'llmroute.io/memory': '256Mi', 'llmroute.io/cpu-limit': '1', 'llmroute.io/memory-limit': '1Gi' });
+    expect(sidecar.resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
+    expect(sidecar.env[0].value).toBe('--max-semi-space-size=1 --max-old-space-size=640');
+  });
+
+  test('the operator\'s defaults apply where no annotation is set; without a memory limit V8 keeps its own heap ceiling', () => {
+    const sidecar = sidecarOf({ 'llmroute.io/cpu': '100m' }, { cpuRequest: '10m', memoryRequest: '64Mi' });
+    expect(sidecar.resources).toEqual({ requests: { cpu: '100m', memory: '64Mi' } });
+    expect(sidecar.env[0].value).toBe('--max-semi-space-size=1');
+  });
+
+  test.each([
+    [{ 'llmroute.io/memory': 'lots' }, 'llmroute.io/memory: "lots" is not a Kubernetes quantity (e.g. 128Mi or 1Gi)'],
+    [{ 'llmroute.io/cpu': '' }, 'llmroute.io/cpu: "" is not a Kubernetes quantity (e.g. 100m or 1)'],
+    [{ 'llmroute.io/memory-limit': '512m' }, 'llmroute.io/memory-limit: 512m is 0.512 bytes; memory is written in Mi or Gi'],
+    [{ 'llmroute.io/cpu': '2', 'llmroute.io/cpu-limit': '500m' }, 'llmroute.io/cpu (2) is above llmroute.io/cpu-limit (500m)'],
+    [{ 'llmroute.io/memory': '300Mi' }, 'llmroute.io/memory (300Mi) is above the default llmroute.io/memory-limit (256Mi)'],
+    [{ 'llmroute.io/memory-limit': '64Mi', 'llmroute.io/memory': '64Mi' }, "llmroute.io/memory-limit: 64Mi is below the sidecar's minimum of 96Mi"],
+    [{ 'llmroute.io/cpu': '0' }, 'llmroute.io/cpu: must be above zero'],
+  ])('%j refuses the pod, naming the annotation', (annotations, message) => {
+    expect(refusal(annotations)).toBe(message);
+  });
+
+  test('a pod left alone for another reason is not refused for its annotations', () => {
+    const result = injectionPatch({ metadata: { annotations: { 'llmroute.io/memory': 'lots' } }, spec: { hostNetwork: true, containers: [{ name: 'app' }] } }, settings);
+    expect(result).toHaveProperty('skipped');
   });
 });
 

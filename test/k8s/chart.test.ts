@@ -231,6 +231,7 @@ describe('the chart, rendered by the real helm', () => {
     const deployment = only<k8s.V1Deployment>(objects, 'Deployment');
     const operator = operatorContainer(deployment);
     expect(operator.args).toEqual(expect.arrayContaining(['--webhook-cert-dir=/etc/llmroute/webhook-certs', '--webhook-port=9443', `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`]));
+    expect(operator.args).toEqual(expect.arrayContaining(['--sidecar-cpu=50m', '--sidecar-memory=96Mi', '--sidecar-cpu-limit=', '--sidecar-memory-limit=256Mi']));
     expect(operator.ports).toContainEqual({ name: 'webhook', containerPort: 9443, protocol: 'TCP' });
     expect(deployment.spec!.template.spec!.volumes).toContainEqual({ name: 'webhook-certs', secret: { secretName: `${FULLNAME}-webhook-tls` } });
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-webhook`) as k8s.V1Service & Obj;
@@ -239,6 +240,22 @@ describe('the chart, rendered by the real helm', () => {
     const withIssuer = render({ injection: { enabled: true, certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
     expect(withIssuer.some((o) => o.kind === 'Issuer')).toBe(false);
     expect(only<Obj & { spec: { issuerRef: unknown } }>(withIssuer, 'Certificate').spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' }); // the serving one only
+  });
+
+  test('injection.sidecarResources: each entry becomes the operator\'s flag, a null one no value (none), a malformed one fails the install', () => {
+    const args = (sidecarResources: object) => operatorContainer(only<k8s.V1Deployment>(render({ injection: { enabled: true, sidecarResources } }), 'Deployment')).args!.filter((a) => a.startsWith('--sidecar-') && a !== `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`);
+    expect(args({ requests: { cpu: '200m' }, limits: { cpu: 1, memory: null } })).toEqual(['--sidecar-cpu=200m', '--sidecar-memory=96Mi', '--sidecar-cpu-limit=1', '--sidecar-memory-limit=']);
+    const bad = helm(['template', RELEASE, chartDir, '-f', valuesFile({ injection: { enabled: true, sidecarResources: { limits: { memory: '1 GB' } } } })]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('/injection/sidecarResources/limits/memory');
+  });
+
+  test('injection refuses a cluster older than 1.30 (native sidecars, ValidatingAdmissionPolicy v1), saying so; without injection the chart installs there', () => {
+    const old = helm(['template', RELEASE, chartDir, '--kube-version', '1.29.4', '-f', valuesFile({ injection: { enabled: true } })]);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toContain('injection.enabled needs Kubernetes 1.30 or later (native sidecars, ValidatingAdmissionPolicy v1); this cluster is v1.29.4');
+    expect(render({}, ['--kube-version', '1.29.4']).some((o) => o.kind === 'Deployment')).toBe(true);
+    expect(render({ injection: { enabled: true } }, ['--kube-version', '1.30.0']).some((o) => o.kind === 'MutatingWebhookConfiguration')).toBe(true);
   });
 
   test('the Deployment: replicas, command, probes on the admin port, downward-API namespace, hardened security context', () => {

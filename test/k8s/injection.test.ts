@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { eventually, startCluster, type Cluster } from './harness.ts';
 import { issueLeaf, makeWebhookCerts, type WebhookCerts } from './webhook-certs.ts';
 import { reviewPod, startWebhookServer, type WebhookServer } from '#operator/inject/webhook-server.ts';
+import { DEFAULT_SIDECAR_RESOURCES } from '#operator/inject/sidecar-resources.ts';
 
 let cluster: Cluster;
 let webhook: WebhookServer;
@@ -29,7 +31,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ ...GROUP, namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
-    sidecar: { image: IMAGE, version: '0.1.0', secretsDir: '/var/run/llmroute/secrets' },
+    sidecar: { image: IMAGE, version: '0.1.0', secretsDir: '/var/run/llmroute/secrets', resources: DEFAULT_SIDECAR_RESOURCES },
   });
   const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   await admission.createMutatingWebhookConfiguration({
@@ -76,6 +78,16 @@ describe('sidecar injection through the apiserver', () => {
       expect(app.volumeMounts ?? []).toEqual([]);
       expect(p.metadata!.annotations!['llmroute.io/status']).toBe('{"version":"0.1.0","secrets":["mistral-key"]}');
     }
+  }, 60_000);
+
+  test('resource annotations size the sidecar (the apiserver validates the result); a mistyped one refuses the pod, saying which', async () => {
+    const tuned = await core.createNamespacedPod({ namespace: 'shop', body: { ...pod('tuned'), metadata: { name: 'tuned', annotations: { 'llmroute.io/cpu': '250m', 'llmroute.io/memory-limit': '512Mi' } } } });
+    const sidecar = tuned.spec!.initContainers![0]!;
+    expect(sidecar.resources).toEqual({ requests: { cpu: '250m', memory: '96Mi' }, limits: { memory: '512Mi' } });
+    expect(sidecar.env!.find((e) => e.name === 'NODE_OPTIONS')!.value).toBe('--max-semi-space-size=1 --max-old-space-size=320');
+    const refused = await core.createNamespacedPod({ namespace: 'shop', body: { ...pod('typo'), metadata: { name: 'typo', annotations: { 'llmroute.io/memory': '128m' } } } })
+      .then(() => 'created', (e: { code?: number; body?: unknown }) => `${e.code} ${String(e.body)}`);
+    expect(refused).toMatch(/^400 .*llmroute sidecar injection: llmroute\.io\/memory: 128m is 0\.128 bytes; memory is written in Mi or Gi/);
   }, 60_000);
 
   test('a pod that opts out, and a pod of a namespace that did not opt in, are left alone', async () => {
@@ -137,7 +149,7 @@ describe('the apiserver and the webhook together', () => {
 describe('the webhook server', () => {
   test('a rotated certificate (cert-manager rewrites the files) is served without a restart', async () => {
     const first = makeWebhookCerts();
-    const server = await startWebhookServer({ certFile: join(first.dir, 'tls.crt'), keyFile: join(first.dir, 'tls.key'), host: '127.0.0.1', port: 0, listRoutes: async () => [], sidecar: { image: IMAGE, version: '0', secretsDir: '/s' } });
+    const server = await startWebhookServer({ certFile: join(first.dir, 'tls.crt'), keyFile: join(first.dir, 'tls.key'), host: '127.0.0.1', port: 0, listRoutes: async () => [], sidecar: { image: IMAGE, version: '0', secretsDir: '/s', resources: DEFAULT_SIDECAR_RESOURCES } });
     const servedSerial = () => new Promise<string>((resolve, reject) => {
       const socket = tlsConnect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false }, () => {
         resolve(socket.getPeerCertificate().serialNumber);
@@ -159,9 +171,53 @@ describe('the webhook server', () => {
   }, 30_000);
 });
 
+describe('a stopping webhook server', () => {
+  /** Starts a server whose route listing takes `delayMs`, and sends it one review over a kept-alive connection. */
+  async function slowServer(delayMs: number) {
+    const server = await startWebhookServer({
+      certFile: join(certs.dir, 'tls.crt'), keyFile: join(certs.dir, 'tls.key'), host: '127.0.0.1', port: 0,
+      listRoutes: () => new Promise((r) => setTimeout(() => r([]), delayMs)),
+      sidecar: { image: IMAGE, version: '0', secretsDir: '/s', resources: DEFAULT_SIDECAR_RESOURCES },
+    });
+    const agent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: false });
+    const review = () => new Promise<string>((resolve) => {
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', namespace: 'shop', operation: 'CREATE', object: { spec: { containers: [{ name: 'app' }] } } } });
+      const req = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/mutate-pods', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${(JSON.parse(text) as { response: { allowed: boolean } }).response.allowed}`));
+        res.on('error', (e) => resolve(`broken: ${e.message}`));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(`failed: ${e.code ?? e.message}`));
+      req.end(body);
+    });
+    return { server, review, agent };
+  }
+
+  test('answers the reviews under way before it closes, and takes no new connection', async () => {
+    const { server, review, agent } = await slowServer(400);
+    const underWay = review();
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = server.close(5000);
+    expect(await underWay).toBe('200 true');
+    await closing;
+    agent.destroy();
+    expect(await review()).toBe('failed: ECONNREFUSED');
+  });
+
+  test('cuts what is left at the grace deadline', async () => {
+    const { server, review, agent } = await slowServer(2000);
+    const underWay = review();
+    await new Promise((r) => setTimeout(r, 100));
+    await server.close(200);
+    expect(await underWay).toMatch(/^failed: ECONNRESET|^broken/);
+    agent.destroy();
+  });
+});
+
 describe('admission answers', () => {
   const request = (operation = 'CREATE') => ({ uid: 'u1', namespace: 'shop', operation, object: { metadata: { name: 'p' }, spec: { containers: [{ name: 'app' }] } } });
-  const sidecar = { image: IMAGE, version: '0', secretsDir: '/s' };
+  const sidecar = { image: IMAGE, version: '0', secretsDir: '/s', resources: DEFAULT_SIDECAR_RESOURCES };
 
   test('a patch for a new pod; nothing for other operations', async () => {
     const answer = await reviewPod(request(), { listRoutes: async () => [], sidecar });
