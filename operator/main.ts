@@ -17,7 +17,7 @@ import { VERSION } from '../proxy/version.ts';
 import { join } from 'node:path';
 import { DEFAULT_SECRETS_DIR } from './compile/compile.ts';
 import { parseDuration } from './api/duration.ts';
-import { startWebhookServer, type WebhookServer } from './inject/webhook-server.ts';
+import { startWebhookServer, type WebhookServer } from './admission/webhook-server.ts';
 import { DEFAULT_SIDECAR_RESOURCES, resolveSidecarResources, type SidecarResources } from './inject/sidecar-resources.ts';
 
 /** How long a stopping replica waits for the reviews under way: the chart's webhook timeout is 10 s. */
@@ -114,10 +114,11 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       keyFile: join(certDir, 'tls.key'),
       port: Number(values['webhook-port']),
       listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ group: 'llmroute.dev', version: 'v1alpha1', namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
+      listPolicies: async (namespace) => ((await custom.listNamespacedCustomObject({ group: 'llmroute.dev', version: 'v1alpha1', namespace, plural: 'llmpolicies' })) as { items: unknown[] }).items,
       sidecar: { image: sidecarImage, version: VERSION, secretsDir: values['secrets-dir'] ?? DEFAULT_SECRETS_DIR, resources },
       logger,
     });
-    logger.info({ port: webhook.port }, 'sidecar injection webhook serving');
+    logger.info({ port: webhook.port }, 'admission webhooks serving (sidecar injection, LLMRoute validation)');
   }
   return new Promise((resolve) => {
     const stop = () => {

@@ -206,7 +206,7 @@ describe('the chart, rendered by the real helm', () => {
     const objects = render({ injection: { enabled: true, excludedNamespaces: ['batch'] } });
     expect(objects.map((o) => o.kind).sort()).toEqual([
       'Certificate', 'Certificate', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'Issuer', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount',
-      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration',
     ]);
     const config = only<k8s.V1MutatingWebhookConfiguration & Obj>(objects, 'MutatingWebhookConfiguration');
     expect(config.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NS}/${FULLNAME}-webhook` });
@@ -236,6 +236,16 @@ describe('the chart, rendered by the real helm', () => {
     expect(deployment.spec!.template.spec!.volumes).toContainEqual({ name: 'webhook-certs', secret: { secretName: `${FULLNAME}-webhook-tls` } });
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-webhook`) as k8s.V1Service & Obj;
     expect(service.spec!.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+    // LLMRoute and LLMPolicy validation at kubectl apply, by the same server: Ignore, since the compiler and the sidecar enforce anyway.
+    const validation = only<k8s.V1ValidatingWebhookConfiguration & Obj>(objects, 'ValidatingWebhookConfiguration');
+    expect(validation.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${NS}/${FULLNAME}-webhook` });
+    expect(validation.webhooks).toEqual([['route', 'llmroutes'], ['policy', 'llmpolicies']].map(([name, resource]) => expect.objectContaining({
+      name: `${name}.validate.llmroute.io`, failurePolicy: 'Ignore', sideEffects: 'None',
+      clientConfig: { service: { name: `${FULLNAME}-webhook`, namespace: NS, path: `/validate-${resource}`, port: 443 } },
+      rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['llmroute.dev'], apiVersions: ['v1alpha1'], resources: [resource], scope: 'Namespaced' }],
+    })));
+    expect(render({ injection: { enabled: true }, validation: { enabled: false } }).some((o) => o.kind === 'ValidatingWebhookConfiguration')).toBe(false);
+    expect(render({ validation: { enabled: true } }).some((o) => o.kind === 'ValidatingWebhookConfiguration')).toBe(false); // needs the webhook server
     // Another issuer: the chart's self-signed one is not rendered.
     const withIssuer = render({ injection: { enabled: true, certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } });
     expect(withIssuer.some((o) => o.kind === 'Issuer')).toBe(false);
@@ -427,7 +437,7 @@ describe('the chart in a real kube-apiserver', () => {
   const plurals: Record<string, string> = {
     ServiceAccount: 'serviceaccounts', Service: 'services', Deployment: 'deployments',
     ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
-    MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
+    MutatingWebhookConfiguration: 'mutatingwebhookconfigurations', ValidatingWebhookConfiguration: 'validatingwebhookconfigurations',
     ValidatingAdmissionPolicy: 'validatingadmissionpolicies', ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
   };
 

@@ -7,9 +7,11 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { eventually, startCluster, type Cluster } from './harness.ts';
 import { issueLeaf, makeWebhookCerts, type WebhookCerts } from './webhook-certs.ts';
-import { reviewPod, startWebhookServer, type WebhookServer } from '#operator/inject/webhook-server.ts';
+import { startWebhookServer, type WebhookServer } from '#operator/admission/webhook-server.ts';
+import { reviewPod } from '#operator/inject/review-pod.ts';
 import { DEFAULT_SIDECAR_RESOURCES } from '#operator/inject/sidecar-resources.ts';
 
 let cluster: Cluster;
@@ -31,9 +33,32 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     listRoutes: async (namespace) => ((await custom.listNamespacedCustomObject({ ...GROUP, namespace, plural: 'llmroutes' })) as { items: unknown[] }).items,
+    listPolicies: async (namespace) => ((await custom.listNamespacedCustomObject({ ...GROUP, namespace, plural: 'llmpolicies' })) as { items: unknown[] }).items,
     sidecar: { image: IMAGE, version: '0.1.0', secretsDir: '/var/run/llmroute/secrets', resources: DEFAULT_SIDECAR_RESOURCES },
   });
   const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+  await admission.createValidatingWebhookConfiguration({
+    body: {
+      metadata: { name: 'llmroute-route-validation' },
+      webhooks: [{
+        name: 'route.validate.llmroute.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Ignore',
+        timeoutSeconds: 10,
+        clientConfig: { url: `https://127.0.0.1:${webhook.port}/validate-llmroutes`, caBundle: Buffer.from(certs.caPem).toString('base64') },
+        rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['llmroute.dev'], apiVersions: ['v1alpha1'], resources: ['llmroutes'], scope: 'Namespaced' }],
+      }, {
+        name: 'policy.validate.llmroute.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Ignore',
+        timeoutSeconds: 10,
+        clientConfig: { url: `https://127.0.0.1:${webhook.port}/validate-llmpolicies`, caBundle: Buffer.from(certs.caPem).toString('base64') },
+        rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['llmroute.dev'], apiVersions: ['v1alpha1'], resources: ['llmpolicies'], scope: 'Namespaced' }],
+      }],
+    },
+  });
   await admission.createMutatingWebhookConfiguration({
     body: {
       metadata: { name: 'llmroute-sidecar-injector' },
@@ -97,6 +122,57 @@ describe('sidecar injection through the apiserver', () => {
     const other = await core.createNamespacedPod({ namespace: 'elsewhere', body: pod('app') });
     expect(other.spec!.initContainers ?? []).toEqual([]);
     expect(other.spec!.containers[0]!.env ?? []).toEqual([]);
+  }, 60_000);
+});
+
+describe('LLMRoute validation at kubectl apply', () => {
+  const create = (body: object) => custom.createNamespacedCustomObject({ ...GROUP, namespace: 'guarded', plural: 'llmroutes', body })
+    .then(() => 'created', (e: { code?: number; body?: unknown }) => `${e.code} ${String(e.body)}`);
+  const routeOf = (name: string, backends: unknown[], models = [name]) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name }, spec: { models, backends } });
+  const mistral = { name: 'mistral', provider: 'mistral', model: 'mistral-large-latest', region: 'eu-west', credentials: { env: 'MISTRAL_API_KEY' } };
+  const deepseek = { name: 'deepseek', provider: 'deepseek', model: 'deepseek-chat', credentials: { env: 'DEEPSEEK_API_KEY' } };
+
+  test('a route the namespace\'s policy denies, or the compiler finds invalid, or whose model is taken, is refused at once, saying why', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'guarded' } } });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'guarded', plural: 'llmpolicies', body: { apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'residency' }, spec: { allowedRegions: ['eu-west'] } } });
+    expect(await create(routeOf('chat', [mistral, deepseek]))).toMatch(/^403 .*admission webhook \\?"route\.validate\.llmroute\.io\\?" denied the request: denied by the namespace's LLMPolicy: backend deepseek: api\.deepseek\.com is DeepSeek's API/);
+    expect(await create(routeOf('geo', [{ ...mistral, provider: 'anthropic', options: { inferenceGeo: 'US East' } }]))).toMatch(/^422 .*invalid LLMRoute: spec\.backends\[0\]\.options\.inferenceGeo/);
+    expect(await create(routeOf('chat', [mistral]))).toBe('created');
+    expect(await create(routeOf('copy', [mistral], ['chat']))).toMatch(/^409 .*model chat is already served by LLMRoute chat/);
+  }, 60_000);
+
+  test('a route a policy tightened since can still be changed without bringing a new denial', async () => {
+    await custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'guarded', plural: 'llmpolicies', name: 'residency', body: { spec: { allowedRegions: ['eu-central'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    const relabel = (labels: Record<string, string>, backends?: unknown[]) => custom.patchNamespacedCustomObject({ ...GROUP, namespace: 'guarded', plural: 'llmroutes', name: 'chat', body: { metadata: { labels }, ...(backends ? { spec: { backends } } : {}) } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch))
+      .then(() => 'patched', (e: { code?: number }) => `refused ${e.code}`);
+    expect(await relabel({ team: 'shop' })).toBe('patched');
+    expect(await relabel({ team: 'shop' }, [mistral, deepseek])).toBe('refused 403');
+    // kubectl prints the apiserver's Warning headers: the denial the stored route already has is one.
+    const res = await undiciFetch(`${cluster.server}/apis/llmroute.dev/v1alpha1/namespaces/guarded/llmroutes/chat`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${cluster.kubeConfig.getCurrentUser()!.token}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { labels: { team: 'checkout' } } }),
+      dispatcher: new UndiciAgent({ connect: { rejectUnauthorized: false } }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('warning')).toContain('backend mistral: region eu-west not in allowedRegions [eu-central]');
+  }, 60_000);
+
+  test('a misspelt LLMPolicy is refused (it would admit nothing); a valid one is admitted, warning of what it newly denies', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'policed' } } });
+    await custom.createNamespacedCustomObject({ ...GROUP, namespace: 'policed', plural: 'llmroutes', body: routeOf('chat', [mistral]) });
+    const apply = (spec: object) => undiciFetch(`${cluster.server}/apis/llmroute.dev/v1alpha1/namespaces/policed/llmpolicies/strict?fieldManager=test&force=true`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${cluster.kubeConfig.getCurrentUser()!.token}`, 'content-type': 'application/apply-patch+yaml' },
+      body: JSON.stringify({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name: 'strict' }, spec }),
+      dispatcher: new UndiciAgent({ connect: { rejectUnauthorized: false } }),
+    });
+    const misspelt = await apply({ deniedModel: ['mistral-large-latest'] });
+    expect(misspelt.status).toBe(422);
+    expect(await misspelt.text()).toContain('invalid LLMPolicy');
+    const denying = await apply({ deniedModels: ['mistral-large-latest'] });
+    expect(denying.status).toBe(201);
+    expect(denying.headers.get('warning')).toContain('LLMRoute chat: backend mistral will be denied: model mistral-large-latest matches deniedModels entry mistral-large-latest');
   }, 60_000);
 });
 

@@ -1,0 +1,42 @@
+// The validating webhook's verdict on an LLMPolicy: an invalid one (which would admit nothing) is
+// refused at `kubectl apply`; a valid one is admitted with a warning for each backend of the
+// namespace's routes that it newly denies.
+import { describe, expect, test } from '@jest/globals';
+import { policyVerdict } from '#operator/admission/policy-verdict.ts';
+
+const NS = 'shop';
+const backend = (name: string, provider: string, extra: Record<string, unknown> = {}) => ({ name, provider, model: 'm', credentials: { env: 'KEY' }, ...extra });
+const route = (name: string, backends: unknown[]) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMRoute', metadata: { name, namespace: NS, creationTimestamp: `2026-01-0${name.length % 9 + 1}T00:00:00Z` }, spec: { models: [name], backends } });
+const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'llmroute.dev/v1alpha1', kind: 'LLMPolicy', metadata: { name, namespace: NS }, spec });
+const routes = [route('chat', [backend('mistral', 'mistral', { region: 'eu-west' }), backend('deepseek', 'deepseek')]), route('embed', [backend('local', 'openai-compatible', { baseURL: 'http://vllm.models.svc:8000/v1', region: 'eu-west' })])];
+
+describe('a policy being applied', () => {
+  test('an invalid policy (a misspelt field the CRD keeps) is refused, naming it', () => {
+    const verdict = policyVerdict(policy('residency', { allowedRegion: ['eu-west'] }), NS, [], routes);
+    expect(verdict).toMatchObject({ allowed: false, code: 422 });
+    expect(verdict.allowed === false && verdict.message).toMatch(/^invalid LLMPolicy: spec.*allowedRegion/);
+  });
+
+  test('a valid policy is admitted, with a warning for each backend it newly denies', () => {
+    expect(policyVerdict(policy('residency', { allowedRegions: ['eu-west'] }), NS, [], routes)).toEqual({
+      allowed: true,
+      warnings: ["LLMRoute chat: backend deepseek will be denied: api.deepseek.com is DeepSeek's API, which processes data in mainland China (cn), and allowedRegions [eu-west] does not list cn"],
+    });
+  });
+
+  test('what another policy of the namespace denies already is not repeated; a policy replaced by its new version is judged as replaced', () => {
+    const providers = policy('providers', { allowedProviders: ['mistral', 'openai-compatible'] });
+    expect(policyVerdict(policy('residency', { allowedRegions: ['eu-west'] }), NS, [providers], routes)).toEqual({ allowed: true, warnings: [] });
+    // Loosening a stored policy denies nothing new; tightening it warns of what it takes away.
+    const stored = policy('residency', { allowedRegions: ['eu-west', 'cn'] });
+    expect(policyVerdict(policy('residency', { allowedRegions: ['eu-west', 'cn', 'us'] }), NS, [stored], routes)).toEqual({ allowed: true, warnings: [] });
+    expect(policyVerdict(policy('residency', { allowedRegions: ['eu-west'] }), NS, [stored], routes)).toEqual({ allowed: true, warnings: [expect.stringContaining('LLMRoute chat: backend deepseek will be denied')] });
+  });
+
+  test('many denials are summed up after ten', () => {
+    const many = Array.from({ length: 12 }, (_, i) => route(`r${i}`, [backend('deepseek', 'deepseek')]));
+    const verdict = policyVerdict(policy('residency', { allowedRegions: ['eu-west'] }), NS, [], many);
+    expect(verdict.allowed && verdict.warnings).toHaveLength(11);
+    expect(verdict.allowed && verdict.warnings[10]).toBe("and 2 more backends this policy denies (see the routes' status)");
+  });
+});
