@@ -20,7 +20,7 @@ import { parseDuration } from './api/duration.ts';
 import { startWebhookServer, type WebhookServer } from './admission/webhook-server.ts';
 import { DEFAULT_SIDECAR_RESOURCES, resolveSidecarResources, type SidecarResources } from './inject/sidecar-resources.ts';
 
-/** How long a stopping replica waits for the reviews under way: the chart's webhook timeout is 10 s. */
+/** How long a stopping replica waits for the reviews under way: the chart's default webhook timeout, 10 s (5 s drain + 10 s within the 30 s grace period). */
 const WEBHOOK_ANSWER_GRACE_MS = 10_000;
 
 const RESOURCE_FLAGS = { cpuRequest: 'sidecar-cpu', memoryRequest: 'sidecar-memory', cpuLimit: 'sidecar-cpu-limit', memoryLimit: 'sidecar-memory-limit' } as const;
@@ -123,13 +123,11 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const stop = () => {
       logger.info({}, 'shutting down');
-      void Promise.all([leadership.stop(), elector.stop()])
-        .then(async () => {
-          if (!webhook) return;
-          await new Promise((r) => setTimeout(r, webhookDrainMs));
-          // Reviews under way get the apiserver's webhook timeout (at most 30 s) to be answered.
-          await webhook.close(WEBHOOK_ANSWER_GRACE_MS);
-        })
+      // The webhook keeps admitting while the apiserver learns that this replica's endpoint is gone,
+      // steering its connections away meanwhile, beside the leadership hand-over.
+      webhook?.drain();
+      void Promise.all([leadership.stop(), elector.stop(), webhook && new Promise((r) => setTimeout(r, webhookDrainMs))])
+        .then(() => webhook?.close(WEBHOOK_ANSWER_GRACE_MS))
         .then(() => connections.close())
         .then(() => admin.close(() => resolve(0)));
     };

@@ -29,6 +29,12 @@ export interface WebhookServer {
    * creation), for at most `graceMs`, after which what is left is cut.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Still serves, but each answer ends its connection: the apiserver, which keeps a connection to one
+   * replica once open, reconnects through the Service and finds another. Idle connections are left
+   * open (closing one races a review being sent on it, which the apiserver would not retry).
+   */
+  drain(): void;
 }
 
 type AdmissionRequest = PodAdmissionRequest & ObjectAdmissionRequest;
@@ -66,7 +72,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
       .then(async (body) => {
         if (!body.request?.uid) return void res.writeHead(400).end('not an AdmissionReview');
         const response = await review(body.request);
-        // Closing: the connection ends with this answer rather than waiting idle for the deadline.
+        // Draining or closing: the connection ends with this answer rather than being reused.
         if (closing) res.setHeader('connection', 'close');
         answer(res, response);
       })
@@ -89,6 +95,9 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
   await once(server, 'listening');
   return {
     port: (server.address() as { port: number }).port,
+    drain: () => {
+      closing = true;
+    },
     close: async (graceMs = 0) => {
       closing = true;
       for (const w of watchers) w.close();

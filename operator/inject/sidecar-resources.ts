@@ -1,5 +1,5 @@
 // The injected sidecar's CPU and memory: the operator's defaults (the chart's
-// `injection.sidecar.resources`), which a pod overrides with annotations, as Istio's and Dapr's
+// `injection.sidecarResources`), which a pod overrides with annotations, as Istio's and Dapr's
 // injectors allow (`llmroute.io/cpu`, `llmroute.io/memory`, `llmroute.io/cpu-limit`,
 // `llmroute.io/memory-limit`). The memory limit also sizes the V8 heap, so that the sidecar is told
 // to collect garbage before the kernel kills it. Pure.
@@ -24,17 +24,35 @@ export const RESOURCE_ANNOTATIONS = {
 /** Below this the sidecar (about 60 MiB resident when idle) is killed under load rather than slowed. */
 export const MIN_MEMORY_LIMIT_MIB = 96;
 
-/** Kubernetes quantities as people write them (decimal and binary suffixes, millis); no exponents. */
-const QUANTITY = /^(\d+(?:\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const FACTOR: Record<string, number> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-};
+/**
+ * Kubernetes' quantity grammar: a number (`1`, `1.5`, `.5`, `1.`, with an optional `+`), then a binary
+ * suffix (Ki...Ei), a decimal one (m, k, M...E) or an exponent (`1e3`, `1E-2`). Helm prints a large
+ * number from a values file as `2.68435456e+08`, which the apiserver accepts too.
+ */
+const QUANTITY = /^\+?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d{1,3})?$/;
+const BINARY: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
+const DECIMAL: Record<string, number> = { '': 0, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+/** Values are compared in units of 10^-SCALE, exactly: 700m and 0.7 are equal, as Kubernetes has them. */
+const SCALE = 40;
 
-/** A quantity's value in base units (cores, bytes); undefined when it is not one. */
-export function quantityValue(text: string): number | undefined {
+/** A quantity's exact value in 10^-40 base units (cores, bytes); undefined when it is not one. */
+export function quantityUnits(text: string): bigint | undefined {
   const match = QUANTITY.exec(text);
-  return match ? Number(match[1]) * FACTOR[match[2] ?? '']! : undefined;
+  if (!match) return undefined;
+  const [whole = '', fraction = ''] = match[1]!.split('.');
+  const suffix = match[2] ?? '';
+  const digits = BigInt(`${whole}${fraction}` || '0');
+  const power10 = (BINARY[suffix] !== undefined ? 0 : DECIMAL[suffix] ?? Number(suffix.slice(1))) - fraction.length + SCALE;
+  const binary = 1024n ** BigInt(BINARY[suffix] ?? 0);
+  return power10 >= 0 ? digits * binary * 10n ** BigInt(power10) : (digits * binary) / 10n ** BigInt(-power10);
+}
+
+/** A quantity in base units as a float, for sizes (the heap); undefined when it is not one. */
+export function quantityValue(text: string): number | undefined {
+  const units = quantityUnits(text);
+  if (units === undefined) return undefined;
+  const one = 10n ** BigInt(SCALE);
+  return Number.parseFloat(`${units / one}.${(units % one).toString().padStart(SCALE, '0')}`);
 }
 
 export type ResolvedResources =
@@ -43,11 +61,11 @@ export type ResolvedResources =
 
 /** What is wrong with one setting, named by `source` (an annotation or a flag). */
 function problem(kind: 'cpu' | 'memory', text: string, source: string): string | undefined {
-  const value = quantityValue(text);
-  if (value === undefined) return `${source}: ${JSON.stringify(text)} is not a Kubernetes quantity (e.g. ${kind === 'cpu' ? '100m or 1' : '128Mi or 1Gi'})`;
+  const units = quantityUnits(text);
+  if (units === undefined) return `${source}: ${JSON.stringify(text)} is not a Kubernetes quantity (e.g. ${kind === 'cpu' ? '100m or 1' : '128Mi or 1Gi'})`;
   // `128m` of memory is 0.128 bytes: a slip for 128Mi that the kubelet would accept.
-  if (kind === 'memory' && text.endsWith('m')) return `${source}: ${text} is ${value} bytes; memory is written in Mi or Gi`;
-  if (value <= 0) return `${source}: must be above zero`;
+  if (kind === 'memory' && text.endsWith('m')) return `${source}: ${text} is ${quantityValue(text)} bytes; memory is written in Mi or Gi`;
+  if (units <= 0n) return `${source}: must be above zero`;
   return undefined;
 }
 
@@ -74,7 +92,7 @@ export function resolveSidecarResources(defaults: SidecarResources, annotations:
   }
   for (const [request, limit] of [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']] as const) {
     const r = chosen[request], l = chosen[limit];
-    if (r !== undefined && l !== undefined && quantityValue(r)! > quantityValue(l)!) return { error: `${name(request)} (${r}) is above ${name(limit)} (${l})` };
+    if (r !== undefined && l !== undefined && quantityUnits(r)! > quantityUnits(l)!) return { error: `${name(request)} (${r}) is above ${name(limit)} (${l})` };
   }
   const limitMiB = chosen.memoryLimit === undefined ? undefined : quantityValue(chosen.memoryLimit)! / 2 ** 20;
   if (limitMiB !== undefined && limitMiB < MIN_MEMORY_LIMIT_MIB) return { error: `${name('memoryLimit')}: ${chosen.memoryLimit} is below the sidecar's minimum of ${MIN_MEMORY_LIMIT_MIB}Mi` };

@@ -132,6 +132,14 @@ describe('sidecar resources', () => {
     expect(refusal(annotations)).toBe(message);
   });
 
+  test('quantities are read as Kubernetes reads them: exponents, signs, equal values written differently', () => {
+    expect(sidecarOf({ 'llmroute.io/cpu': '700m', 'llmroute.io/cpu-limit': '0.7' }).resources.limits.cpu).toBe('0.7');
+    expect(sidecarOf({ 'llmroute.io/memory': '1e+08', 'llmroute.io/memory-limit': '2.68435456e+08' }).env[0].value).toBe('--max-semi-space-size=1 --max-old-space-size=160');
+    expect(sidecarOf({ 'llmroute.io/cpu': '+1', 'llmroute.io/cpu-limit': '1.' }).resources.requests.cpu).toBe('+1');
+    expect(refusal({ 'llmroute.io/cpu': '1001m', 'llmroute.io/cpu-limit': '1' })).toBe('llmroute.io/cpu (1001m) is above llmroute.io/cpu-limit (1)');
+    expect(refusal({ 'llmroute.io/cpu': '-1' })).toContain('is not a Kubernetes quantity');
+  });
+
   test('a pod left alone for another reason is not refused for its annotations', () => {
     const result = injectionPatch({ metadata: { annotations: { 'llmroute.io/memory': 'lots' } }, spec: { hostNetwork: true, containers: [{ name: 'app' }] } }, settings);
     expect(result).toHaveProperty('skipped');

@@ -231,7 +231,7 @@ describe('the chart, rendered by the real helm', () => {
     const deployment = only<k8s.V1Deployment>(objects, 'Deployment');
     const operator = operatorContainer(deployment);
     expect(operator.args).toEqual(expect.arrayContaining(['--webhook-cert-dir=/etc/llmroute/webhook-certs', '--webhook-port=9443', `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`]));
-    expect(operator.args).toEqual(expect.arrayContaining(['--sidecar-cpu=50m', '--sidecar-memory=96Mi', '--sidecar-cpu-limit=', '--sidecar-memory-limit=256Mi']));
+    expect(operator.args).toEqual(expect.arrayContaining(['--sidecar-cpu=50m', '--sidecar-cpu-limit=', '--sidecar-memory=96Mi', '--sidecar-memory-limit=256Mi']));
     expect(operator.ports).toContainEqual({ name: 'webhook', containerPort: 9443, protocol: 'TCP' });
     expect(deployment.spec!.template.spec!.volumes).toContainEqual({ name: 'webhook-certs', secret: { secretName: `${FULLNAME}-webhook-tls` } });
     const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === `${FULLNAME}-webhook`) as k8s.V1Service & Obj;
@@ -254,10 +254,23 @@ describe('the chart, rendered by the real helm', () => {
 
   test('injection.sidecarResources: each entry becomes the operator\'s flag, a null one no value (none), a malformed one fails the install', () => {
     const args = (sidecarResources: object) => operatorContainer(only<k8s.V1Deployment>(render({ injection: { enabled: true, sidecarResources } }), 'Deployment')).args!.filter((a) => a.startsWith('--sidecar-') && a !== `--sidecar-image=ghcr.io/llmroute/llmroute:${chartMeta.appVersion}`);
-    expect(args({ requests: { cpu: '200m' }, limits: { cpu: 1, memory: null } })).toEqual(['--sidecar-cpu=200m', '--sidecar-memory=96Mi', '--sidecar-cpu-limit=1', '--sidecar-memory-limit=']);
-    const bad = helm(['template', RELEASE, chartDir, '-f', valuesFile({ injection: { enabled: true, sidecarResources: { limits: { memory: '1 GB' } } } })]);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('/injection/sidecarResources/limits/memory');
+    expect(args({ requests: { cpu: '200m' }, limits: { cpu: 1, memory: null } })).toEqual(['--sidecar-cpu=200m', '--sidecar-cpu-limit=1', '--sidecar-memory=96Mi', '--sidecar-memory-limit=']);
+    // Numbers from a values file are floats to Helm, which would print 2.68435456e+08.
+    expect(args({ requests: { memory: 100000000, cpu: 0.7 }, limits: { memory: 268435456, cpu: 0.7 } })).toEqual(['--sidecar-cpu=0.7', '--sidecar-cpu-limit=0.7', '--sidecar-memory=100000000', '--sidecar-memory-limit=268435456']);
+    // What the operator would refuse at start (every replica down) fails the install instead, saying why.
+    const refused = (sidecarResources: object) => {
+      const res = helm(['template', RELEASE, chartDir, '-f', valuesFile({ injection: { enabled: true, sidecarResources } })]);
+      expect(res.code).not.toBe(0);
+      return res.stderr;
+    };
+    expect(refused({ limits: { memory: '1 GB' } })).toContain('/injection/sidecarResources/limits/memory');
+    expect(refused({ requests: { memory: '128m' } })).toContain('/injection/sidecarResources/requests/memory');
+    expect(refused({ requests: { memory: '512Mi' } })).toContain('injection.sidecarResources.requests.memory (512Mi) is above limits.memory (256Mi)');
+    expect(refused({ requests: { memory: '32Mi' }, limits: { memory: '64Mi' } })).toContain("injection.sidecarResources.limits.memory (64Mi) is below the sidecar's minimum of 96Mi");
+    expect(refused({ requests: { cpu: '0' } })).toContain('injection.sidecarResources.requests.cpu must be above zero');
+    expect(refused({ limits: { cpu: '10m' } })).toContain('injection.sidecarResources.requests.cpu (50m) is above limits.cpu (10m)');
+    // Equal values written differently are equal.
+    expect(args({ requests: { cpu: '700m' }, limits: { cpu: '0.7' } })).toContain('--sidecar-cpu-limit=0.7');
   });
 
   test('injection refuses a cluster older than 1.30 (native sidecars, ValidatingAdmissionPolicy v1), saying so; without injection the chart installs there', () => {

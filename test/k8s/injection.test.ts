@@ -261,7 +261,7 @@ describe('a stopping webhook server', () => {
       const req = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/mutate-pods', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(`${res.statusCode} ${(JSON.parse(text) as { response: { allowed: boolean } }).response.allowed}`));
+        res.on('end', () => resolve(`${res.statusCode} ${(JSON.parse(text) as { response: { allowed: boolean } }).response.allowed}${res.headers.connection === 'close' ? ' connection: close' : ''}`));
         res.on('error', (e) => resolve(`broken: ${e.message}`));
       });
       req.on('error', (e: NodeJS.ErrnoException) => resolve(`failed: ${e.code ?? e.message}`));
@@ -275,10 +275,23 @@ describe('a stopping webhook server', () => {
     const underWay = review();
     await new Promise((r) => setTimeout(r, 100));
     const closing = server.close(5000);
-    expect(await underWay).toBe('200 true');
+    expect(await underWay).toBe('200 true connection: close');
     await closing;
     agent.destroy();
     expect(await review()).toBe('failed: ECONNREFUSED');
+  });
+
+  test('draining, it still answers, new connections too, but ends each connection with its answer', async () => {
+    const { server, review, agent } = await slowServer(10);
+    try {
+      expect(await review()).toBe('200 true');
+      server.drain();
+      expect(await review()).toBe('200 true connection: close');
+      expect(await review()).toBe('200 true connection: close');
+    } finally {
+      await server.close(100);
+      agent.destroy();
+    }
   });
 
   test('cuts what is left at the grace deadline', async () => {

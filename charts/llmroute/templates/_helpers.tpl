@@ -69,3 +69,40 @@ llmroute-operator
 {{- define "llmroute.configMapName" -}}
 llmroute-config
 {{- end }}
+
+{{/* A quantity from values as Kubernetes writes it: a whole number from a values file (a float to
+  Helm) without the exponent Helm would print (268435456, not 2.68435456e+08). */}}
+{{- define "llmroute.quantity" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- end }}
+
+{{/* A quantity's value in base units (cores, bytes), as a float: for the checks below. */}}
+{{- define "llmroute.quantityValue" -}}
+{{- $q := include "llmroute.quantity" . -}}
+{{- $number := regexFind "^[+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?" $q -}}
+{{- $factors := dict "" 1.0 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
+{{- mulf (float64 (trimPrefix "+" $number)) (get $factors (trimPrefix $number $q) | default 1.0) -}}
+{{- end }}
+
+{{/* The operator's --sidecar-* flags, checked as the operator checks them (operator/inject/
+  sidecar-resources.ts): a mistake fails the install here rather than stopping every operator replica. */}}
+{{- define "llmroute.sidecarResourceFlags" -}}
+{{- $resources := .Values.injection.sidecarResources | default dict }}
+{{- range $kind := list "cpu" "memory" }}
+{{- $request := include "llmroute.quantity" (dig "requests" $kind "" $resources) }}
+{{- $limit := include "llmroute.quantity" (dig "limits" $kind "" $resources) }}
+{{- range $name, $q := dict "requests" $request "limits" $limit }}
+{{- if and $q (le (include "llmroute.quantityValue" $q | float64) 0.0) }}
+{{- fail (printf "injection.sidecarResources.%s.%s must be above zero" $name $kind) }}
+{{- end }}
+{{- end }}
+{{- if and $request $limit (gt (include "llmroute.quantityValue" $request | float64) (mulf (include "llmroute.quantityValue" $limit | float64) 1.000001)) }}
+{{- fail (printf "injection.sidecarResources.requests.%s (%s) is above limits.%s (%s)" $kind $request $kind $limit) }}
+{{- end }}
+{{- if and (eq $kind "memory") $limit (lt (include "llmroute.quantityValue" $limit | float64) 100663296.0) }}
+{{- fail (printf "injection.sidecarResources.limits.memory (%s) is below the sidecar's minimum of 96Mi" $limit) }}
+{{- end }}
+- --sidecar-{{ $kind }}={{ $request }}
+- --sidecar-{{ $kind }}-limit={{ $limit }}
+{{- end }}
+{{- end }}
