@@ -46,7 +46,7 @@ describe('gemini errors', () => {
 
 describe('gemini request: reasoning_effort per model generation', () => {
   const thinkingOf = (model: string, effort: string) => {
-    const body = geminiRequestBody({ model: 'chat', reasoning_effort: effort as never, messages: [{ role: 'user', content: 'Prove it.' }] }, { toolSchemaField: 'parametersJsonSchema', signatures: new ThoughtSignatureStore(), model });
+    const body = geminiRequestBody({ model: 'chat', reasoning_effort: effort as never, messages: [{ role: 'user', content: 'Prove it.' }] }, { toolSchemaField: 'parametersJsonSchema', signatures: new ThoughtSignatureStore(), model, issuer: `g ${model}` });
     return (body.generationConfig as { thinkingConfig?: unknown } | undefined)?.thinkingConfig;
   };
 
@@ -100,7 +100,7 @@ describe('gemini request: a replayed tool call whose thought signature the proxy
     ],
   };
   const signaturesOf = (model: string, store = new ThoughtSignatureStore()) => {
-    const body = geminiRequestBody(replay, { toolSchemaField: 'parametersJsonSchema', signatures: store, model });
+    const body = geminiRequestBody(replay, { toolSchemaField: 'parametersJsonSchema', signatures: store, model, issuer: `https://generativelanguage.googleapis.com ${model}` });
     const turn = (body.contents as Array<{ role: string; parts: Array<{ thoughtSignature?: string }> }>).find((c) => c.role === 'model')!;
     return turn.parts.map((p) => p.thoughtSignature);
   };
@@ -111,8 +111,15 @@ describe('gemini request: a replayed tool call whose thought signature the proxy
 
   test('a signature the proxy kept is sent back as it came; Gemini 2.5 gets no stand-in', () => {
     const store = new ThoughtSignatureStore();
-    store.remember('call_a', { signature: 'c2lnbmVk' });
+    store.remember('call_a', { signature: 'c2lnbmVk', issuer: 'https://generativelanguage.googleapis.com gemini-3-pro-preview' });
     expect(signaturesOf('gemini-3-pro-preview', store)).toEqual(['c2lnbmVk', undefined]);
     expect(signaturesOf('gemini-2.5-flash')).toEqual([undefined, undefined]);
+  });
+
+  test('a signature goes back only to the model that signed it: a turn failed over to another model gets the stand-in', () => {
+    const store = new ThoughtSignatureStore();
+    store.remember('call_a', { signature: 'c2lnbmVk', issuer: 'https://generativelanguage.googleapis.com gemini-3-pro-preview' });
+    expect(signaturesOf('gemini-3-flash-preview', store)).toEqual([SKIP_SIGNATURE, undefined]);
+    expect(signaturesOf('gemini-2.5-pro', store)).toEqual([undefined, undefined]);
   });
 });

@@ -40,6 +40,9 @@ function url(target: BackendTarget<GeminiOptions>, stream: boolean): string {
   return `${target.baseURL}/${target.options.apiVersion}/models/${model}:${method}`;
 }
 
+/** Who signs a thought signature: the endpoint and the model (Vertex and the Developer API are apart). */
+const issuerOf = (target: { baseURL: string; config: { model: string } }) => `${target.baseURL} ${target.config.model}`;
+
 export function createGeminiAdapter(signatures = new ThoughtSignatureStore()): ProviderAdapter<GeminiOptions> {
   return {
     name: 'gemini',
@@ -51,7 +54,7 @@ export function createGeminiAdapter(signatures = new ThoughtSignatureStore()): P
     optionsSchema: geminiOptionsSchema,
 
     buildChatRequest(request, target): UpstreamRequest {
-      const body = geminiRequestBody(request, { toolSchemaField: target.options.toolSchemaField, signatures, model: target.config.model });
+      const body = geminiRequestBody(request, { toolSchemaField: target.options.toolSchemaField, signatures, model: target.config.model, issuer: issuerOf(target) });
       const headers: Record<string, string> = { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json' };
       const auth = target.options.auth ?? (target.options.vertex ? 'bearer' : 'x-goog-api-key');
       if (target.apiKey) {
@@ -61,8 +64,8 @@ export function createGeminiAdapter(signatures = new ThoughtSignatureStore()): P
       return { method: 'POST', url: url(target, request.stream === true), headers, body: JSON.stringify(body) };
     },
 
-    parseChatResponse: (body, _target, clientModel) => geminiToCompletion(body, clientModel, signatures),
-    createStreamTranslator: (_target, options) => new GeminiStreamTranslator(options, signatures),
+    parseChatResponse: (body, target, clientModel) => geminiToCompletion(body, clientModel, signatures, issuerOf(target)),
+    createStreamTranslator: (target, options) => new GeminiStreamTranslator(options, signatures, issuerOf(target)),
     classifyError: classifyGeminiError,
   };
 }

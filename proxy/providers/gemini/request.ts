@@ -12,6 +12,8 @@ export interface GeminiRequestOptions {
   /** `parametersJsonSchema` takes JSON Schema as is; `parameters` is Gemini's OpenAPI subset (older models). */
   toolSchemaField: 'parametersJsonSchema' | 'parameters';
   signatures: ThoughtSignatureStore;
+  /** The backend the request goes to (see thought-signatures.ts): only its own signatures are replayed. */
+  issuer: string;
   /** The backend's model: thinking is controlled differently per generation (see thinking.ts). */
   model: string;
 }
@@ -61,7 +63,7 @@ function toolResponse(text: string): Record<string, unknown> {
  */
 export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
-function translateMessages(messages: ChatMessage[], signatures: ThoughtSignatureStore, signaturesRequired: boolean): { system: Part[]; contents: Content[] } {
+function translateMessages(messages: ChatMessage[], signatures: ThoughtSignatureStore, issuer: string, signaturesRequired: boolean): { system: Part[]; contents: Content[] } {
   const system: Part[] = [];
   const contents: Content[] = [];
   const names = toolNamesById(messages);
@@ -84,7 +86,7 @@ function translateMessages(messages: ChatMessage[], signatures: ThoughtSignature
           const functionCall: Record<string, unknown> = { name: call.function.name, args: toolArguments(call, `messages[${i}].tool_calls[${c}].function.arguments`) };
           if (issued?.upstreamId) functionCall.id = issued.upstreamId;
           const part: Part = { functionCall };
-          if (issued?.signature) part.thoughtSignature = issued.signature;
+          if (issued?.signature && issued.issuer === issuer) part.thoughtSignature = issued.signature;
           // Gemini signs only the first call of a parallel set, and checks that one.
           else if (signaturesRequired && c === 0) part.thoughtSignature = SKIP_SIGNATURE;
           parts.push(part);
@@ -171,7 +173,7 @@ export function geminiRequestBody(request: ChatCompletionRequest, options: Gemin
   if (request.parallel_tool_calls === false) {
     throw new UnsupportedRequestError('parallel_tool_calls=false cannot be enforced by gemini backends', 'unsupported_parameter', 'parallel_tool_calls');
   }
-  const { system, contents } = translateMessages(request.messages, options.signatures, (geminiVersion(options.model) ?? 0) >= 3);
+  const { system, contents } = translateMessages(request.messages, options.signatures, options.issuer, (geminiVersion(options.model) ?? 0) >= 3);
   if (contents.length === 0) throw new UnsupportedRequestError('the request has no user or assistant message with content', 'invalid_messages', 'messages');
   const body: Record<string, unknown> = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };

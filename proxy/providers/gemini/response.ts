@@ -58,20 +58,20 @@ export function usageOf(u: GeminiUsage | undefined): Usage | undefined {
 export const newToolCallId = (): string => `call_${nodeCrypto().randomBytes(12).toString('base64url')}`;
 
 /** A functionCall part as an OpenAI tool call; its signature and Gemini id are kept under our id. */
-export function toolCallOf(part: GeminiPart, signatures: ThoughtSignatureStore): ToolCall {
+export function toolCallOf(part: GeminiPart, signatures: ThoughtSignatureStore, issuer: string): ToolCall {
   const call = part.functionCall!;
   const id = call.id && /^[\w-]{1,64}$/.test(call.id) ? call.id : newToolCallId();
-  signatures.remember(id, { ...(part.thoughtSignature ? { signature: part.thoughtSignature } : {}), ...(call.id ? { upstreamId: call.id } : {}) });
+  signatures.remember(id, { ...(part.thoughtSignature ? { signature: part.thoughtSignature, issuer } : {}), ...(call.id ? { upstreamId: call.id } : {}) });
   return { id, type: 'function', function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) } };
 }
 
-export function geminiToCompletion(body: unknown, clientModel: string, signatures: ThoughtSignatureStore): ChatCompletion {
+export function geminiToCompletion(body: unknown, clientModel: string, signatures: ThoughtSignatureStore, issuer: string): ChatCompletion {
   const response = (Array.isArray(body) ? body[0] : body ?? {}) as GeminiResponse;
   const candidate = response.candidates?.[0];
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
   for (const part of candidate?.content?.parts ?? []) {
-    if (part.functionCall) toolCalls.push(toolCallOf(part, signatures));
+    if (part.functionCall) toolCalls.push(toolCallOf(part, signatures, issuer));
     else if (typeof part.text === 'string' && !part.thought) texts.push(part.text);
   }
   const blocked = !candidate && response.promptFeedback?.blockReason !== undefined;

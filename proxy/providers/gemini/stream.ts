@@ -12,13 +12,15 @@ import type { ThoughtSignatureStore } from './thought-signatures.ts';
 export class GeminiStreamTranslator implements StreamTranslator {
   private readonly out: ChunkWriter;
   private readonly signatures: ThoughtSignatureStore;
+  private readonly issuer: string;
   private toolCalls = 0;
   private lastUsage: GeminiUsage | undefined;
   private ended = false;
 
-  constructor(options: StreamOptions, signatures: ThoughtSignatureStore) {
+  constructor(options: StreamOptions, signatures: ThoughtSignatureStore, issuer: string) {
     this.out = new ChunkWriter(options.clientModel, options.clientWantsUsage);
     this.signatures = signatures;
+    this.issuer = issuer;
   }
 
   push(event: SseEvent): StreamOutput[] {
@@ -54,7 +56,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
     for (const part of parts as NonNullable<NonNullable<typeof candidate.content>['parts']>) {
       if (typeof part !== 'object' || part === null) continue;
       if (part.functionCall) {
-        const call = toolCallOf(part, this.signatures);
+        const call = toolCallOf(part, this.signatures, this.issuer);
         out.push(...this.out.toolCall({ index: this.toolCalls++, id: call.id, type: 'function', function: call.function }));
       } else if (typeof part.text === 'string' && !part.thought) out.push(...this.out.text(part.text));
     }

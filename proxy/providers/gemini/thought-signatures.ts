@@ -1,12 +1,15 @@
 // Gemini 3 returns a `thoughtSignature` with each function call and refuses a replayed call without
 // it. OpenAI's tool-call shape has no slot for it, so the sidecar keeps it, keyed by the tool-call
 // id it issued, and puts it back when the app sends the call again in the next turn. Bounded: the
-// oldest entries go first (a conversation replays its calls within minutes).
+// oldest entries go first (a conversation replays its calls within minutes). A signature is the
+// model's own: when failover sends the next turn to another model, it gets Google's stand-in instead.
 export interface IssuedCall {
   /** The signature Gemini attached to the call, if any. */
   signature?: string;
   /** Gemini's own call id, when it sent one (echoed in functionCall/functionResponse). */
   upstreamId?: string;
+  /** The backend (endpoint and model) that signed it: a signature is replayed to that one only. */
+  issuer?: string;
 }
 
 export class ThoughtSignatureStore {
