@@ -56,5 +56,5 @@ export function reviewRoute(request: ObjectAdmissionRequest, options: ObjectRevi
 }
 
 export function reviewPolicy(request: ObjectAdmissionRequest, options: ObjectReviewOptions): Promise<Record<string, unknown>> {
-  return review(request, options, 'LLMPolicy', (policy, _old, namespace, policies, routes) => policyVerdict(policy, namespace, policies, routes));
+  return review(request, options, 'LLMPolicy', (policy, old, namespace, policies, routes) => policyVerdict(policy, old, namespace, policies, routes));
 }

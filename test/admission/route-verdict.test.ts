@@ -40,7 +40,7 @@ describe('a route being created', () => {
     const broken = policy({ allowedRegions: 'eu-west' });
     const verdict = routeVerdict(route('chat', [mistral]), undefined, NS, [broken], []);
     expect(verdict.allowed).toBe(true);
-    expect(verdict.allowed && verdict.warnings[0]).toMatch(/^LLMPolicy residency of the namespace is invalid, so no backend is admitted until it is fixed: /);
+    expect(verdict.allowed && verdict.warnings).toEqual(['LLMPolicy residency of the namespace is invalid, so no backend is admitted until it is fixed (see its status)']);
   });
 
   test('without a policy any valid backend is admitted', () => {
@@ -64,5 +64,33 @@ describe('a route being updated', () => {
   test('a route being deleted (finalizers removed) is never refused', () => {
     const deleting = route('chat', [mistral, deepseek], ['chat'], { deletionTimestamp: '2026-12-04T00:00:00Z' });
     expect(routeVerdict(deleting, route('chat', [mistral]), NS, [euOnly], []).allowed).toBe(true);
+  });
+});
+
+describe('review findings', () => {
+  test('a model is taken only by a route the compiler serves: one left out (all its backends denied) takes none', () => {
+    const denied = route('old', [deepseek], ['chat']);
+    expect(routeVerdict(route('new', [mistral], ['chat']), undefined, NS, [euOnly], [denied])).toEqual({ allowed: true, warnings: [] });
+    expect(routeVerdict(route('new', [mistral], ['chat']), undefined, NS, [], [denied])).toMatchObject({ allowed: false, code: 409 });
+  });
+
+  test('an old problem is the same problem after its backend moves in the list: removing another backend is not refused', () => {
+    const geo = { ...mistral, name: 'anth', provider: 'anthropic', options: { inferenceGeo: 'US East' } };
+    const stored = route('chat', [mistral, geo]);
+    const verdict = routeVerdict(route('chat', [geo]), stored, NS, [], []);
+    expect(verdict.allowed).toBe(true);
+    expect(verdict.allowed && verdict.warnings).toEqual([expect.stringContaining('spec.backends[0].options.inferenceGeo')]);
+  });
+
+  test('while one policy is invalid, what the valid ones deny is still refused', () => {
+    const broken = { ...policy({ allowedRegion: ['x'] }), metadata: { name: 'broken', namespace: NS } };
+    expect(routeVerdict(route('chat', [deepseek]), undefined, NS, [euOnly, broken], [])).toMatchObject({ allowed: false, code: 403 });
+  });
+
+  test('warnings are capped, the rest counted', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({ ...deepseek, name: `d${i}` }));
+    const verdict = routeVerdict(route('chat', many), route('chat', many), NS, [euOnly], []);
+    expect(verdict.allowed && verdict.warnings).toHaveLength(11);
+    expect(verdict.allowed && verdict.warnings[10]).toBe("and 2 more (see the route's status)");
   });
 });
