@@ -2,7 +2,7 @@
 //   [--webhook-cert-dir DIR --sidecar-image IMAGE [--webhook-port 9443] [--sidecar-cpu Q] [--sidecar-memory Q]
 //   [--sidecar-cpu-limit Q] [--sidecar-memory-limit Q] [--webhook-drain 5s]]`: runs the reconciler in a
 // cluster (in-cluster config) or from a workstation (kubeconfig), and with a certificate directory
-// the sidecar injection webhook, on every replica.
+// the admission webhooks (sidecar injection, route and policy validation), on every replica.
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -118,7 +118,7 @@ export async function runOperatorCommand(argv: string[]): Promise<number> {
       sidecar: { image: sidecarImage, version: VERSION, secretsDir: values['secrets-dir'] ?? DEFAULT_SECRETS_DIR, resources },
       logger,
     });
-    logger.info({ port: webhook.port }, 'admission webhooks serving (sidecar injection, LLMRoute validation)');
+    logger.info({ port: webhook.port }, 'admission webhooks serving (sidecar injection, LLMRoute and LLMPolicy validation)');
   }
   return new Promise((resolve) => {
     const stop = () => {

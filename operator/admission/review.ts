@@ -52,9 +52,9 @@ async function review(
 }
 
 export function reviewRoute(request: ObjectAdmissionRequest, options: ObjectReviewOptions): Promise<Record<string, unknown>> {
-  return review(request, options, 'LLMRoute', (route, old, namespace, policies, routes) => routeVerdict(route, old, namespace, policies, routes));
+  return review(request, options, 'LLMRoute', routeVerdict);
 }
 
 export function reviewPolicy(request: ObjectAdmissionRequest, options: ObjectReviewOptions): Promise<Record<string, unknown>> {
-  return review(request, options, 'LLMPolicy', (policy, old, namespace, policies, routes) => policyVerdict(policy, old, namespace, policies, routes));
+  return review(request, options, 'LLMPolicy', policyVerdict);
 }
